@@ -1,0 +1,1 @@
+"""The shared core: cameras, networks, renderer, encoders, bundles and exporters."""

@@ -1,0 +1,1 @@
+"""The `tg3dface` command line: a thin Typer layer over `pipelines`."""

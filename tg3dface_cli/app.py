@@ -1,0 +1,23 @@
+"""The `tg3dface` Typer application: one sub-module per verb, registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from tg3dface_cli import env, generate
+
+app = typer.Typer(
+    name="tg3dface",
+    help="Text-guided 3D face generation and manipulation (TG-3DFace).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("generate", epilog=generate.EPILOG)(generate.generate)
+app.command("env")(env.env)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

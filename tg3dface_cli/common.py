@@ -1,0 +1,99 @@
+"""What every verb shares: the standard options, the output sink, progress and error handling."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from pipelines.errors import TG3DFaceError
+
+DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Random seed.")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print exactly one JSON object on stdout; logs go to stderr.")
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the main output path.")]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")]
+
+
+class Output:
+    """Where a verb reports: human logs and progress on stderr, one result on stdout.
+
+    Modes: human (default), `--json` (one JSON object on stdout) and `--quiet` (only the main path).
+    """
+
+    def __init__(self, json_mode: bool = False, quiet: bool = False, verbose: bool = False) -> None:
+        from rich.console import Console
+
+        self.json_mode = json_mode
+        self.quiet = quiet
+        self.verbose = verbose
+        self.console = Console(stderr=True, highlight=False)
+
+    @property
+    def show_progress(self) -> bool:
+        """Progress bars only on an interactive terminal, and never in json/quiet modes."""
+        return not (self.json_mode or self.quiet) and sys.stderr.isatty()
+
+    def log(self, message: str) -> None:
+        """A human line on stderr (silent under --quiet and --json)."""
+        if not (self.quiet or self.json_mode):
+            self.console.print(message)
+
+    def warn(self, message: str) -> None:
+        """A warning on stderr, shown in every mode but --quiet."""
+        if not self.quiet:
+            self.console.print(f"[yellow]warning:[/yellow] {message}")
+
+    def result(self, payload: dict[str, Any], main_path: str, summary: str) -> None:
+        """Emit the verb's result: JSON, the main path, or a human summary."""
+        if self.json_mode:
+            sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        elif self.quiet:
+            sys.stdout.write(main_path + "\n")
+        else:
+            self.console.print(summary)
+
+    @contextmanager
+    def progress(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+        """A context giving an `advance(n)` callback that drives a progress bar when one is shown."""
+        if not self.show_progress:
+            yield lambda n=1: None
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()]
+        with Progress(*columns, console=self.console, transient=True) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda n=1: bar.advance(task, n)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print a one-line error on stderr and exit with `code`."""
+    sys.stderr.write(f"error: {message}\n")
+    raise typer.Exit(code)
+
+
+def usage_error(message: str) -> None:
+    """Report a bad option value (exit code 2, like click's own usage errors)."""
+    fail(message, code=2)
+
+
+@contextmanager
+def handle_errors(verbose: bool = False) -> Iterator[None]:
+    """Turn project errors into a one-line message and their exit code; tracebacks only with -v."""
+    try:
+        yield
+    except TG3DFaceError as error:
+        if verbose:
+            traceback.print_exc()
+        fail(str(error), error.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
