@@ -94,7 +94,8 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> TriP
     for name, tensor in state.items():
         if tensor.shape != expected[name].shape:
             raise InvalidInputError(
-                f"{weights_path}: tensor {name} has shape {tuple(tensor.shape)}, config expects {tuple(expected[name].shape)}"
+                f"{weights_path}: tensor {name} has shape {tuple(tensor.shape)}, "
+                f"config expects {tuple(expected[name].shape)}"
             )
     generator.load_state_dict(state)
     return generator.eval().requires_grad_(False).to(device)
@@ -103,7 +104,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> TriP
 def random_generator(
     preset: str, seed: int, text_encoder: str, text_dim: int, overrides: list[str] | None = None
 ) -> TriPlaneGenerator:
-    """A randomly initialised generator of a preset conditioned on `text_encoder` (smoke tests, benchmarks)."""
+    """A seeded, randomly initialised generator of a preset, conditioned on `text_encoder`."""
     base = to_dict(generator_config(preset, overrides))
     base["text_encoder"] = text_encoder
     base["mapping"]["text_dim"] = text_dim

@@ -52,7 +52,7 @@ class TriPlaneGenerator(nn.Module):
         truncation_psi: float = 1.0,
         w_avg: Tensor | None = None,
     ) -> Tensor:
-        """z (N, z_dim), camera (N, 25), text (N, text_dim) -> ws (N, num_ws, w_dim), truncated toward `w_avg`.
+        """z (N, z_dim), camera (N, 25), text (N, text_dim) -> ws (N, num_ws, w_dim), truncated to `w_avg`.
 
         `w_avg` (N or 1, w_dim) is the average w of the prompt (see `mean_w`); it is required when psi != 1.
         """

@@ -73,6 +73,6 @@ def _jsonl_prompt(line: str, name: str, number: int) -> str:
 
 
 def slugify(text: str, max_length: int = 48) -> str:
-    """A file-system-safe name for a prompt: lowercase words joined by '-' ('A woman, red hair' -> 'a-woman-red-hair')."""
+    """A file-system-safe name for a prompt: 'A woman, red hair' -> 'a-woman-red-hair'."""
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:max_length].rstrip("-") or "prompt"

@@ -32,7 +32,7 @@ def lrelu(x: Tensor) -> Tensor:
 
 
 def upsample2x(x: Tensor, bias: Tensor | None = None) -> Tensor:
-    """Upsample (N, C, H, W) to (N, C, 2H, 2W) with the separable [1, 3, 3, 1] FIR filter, then add `bias` (C,).
+    """Upsample (N, C, H, W) to (N, C, 2H, 2W) with the separable [1, 3, 3, 1] FIR filter; add `bias` (C,).
 
     A depthwise stride-2 transposed convolution: each output phase receives taps summing to one, so a
     constant image stays constant (away from the border).

@@ -1,0 +1,50 @@
+"""Presets, overrides and config validation."""
+
+import pytest
+
+from pipelines.core.config import (
+    GeneratorConfig,
+    apply_overrides,
+    available_presets,
+    from_dict,
+    generator_config,
+    to_dict,
+)
+from pipelines.errors import InvalidInputError
+
+
+def test_all_presets_resolve():
+    assert {"tiny", "small", "ffhq512"} <= set(available_presets())
+    for name in available_presets():
+        config = generator_config(name)
+        assert config.preset == name
+
+
+def test_overrides_change_fields_and_parse_types():
+    config = generator_config(
+        "tiny", ["generator.rendering.samples_coarse=20", "generator.mapping.camera_conditioning=false"]
+    )
+    assert config.rendering.samples_coarse == 20
+    assert config.mapping.camera_conditioning is False
+    assert apply_overrides({}, ["a.b=[1, 2]"]) == {"a": {"b": [1, 2]}}
+
+
+def test_round_trip_through_plain_data():
+    config = generator_config("small")
+    assert from_dict(GeneratorConfig, to_dict(config)) == config
+
+
+def test_unknown_field_and_bad_override_are_one_line_errors():
+    with pytest.raises(InvalidInputError, match="unknown field"):
+        generator_config("tiny", ["generator.rendering.samples=3"])
+    with pytest.raises(InvalidInputError, match="KEY=VALUE"):
+        apply_overrides({}, ["novalue"])
+    with pytest.raises(InvalidInputError, match="unknown preset"):
+        generator_config("huge")
+
+
+def test_impossible_sizes_are_rejected():
+    with pytest.raises(InvalidInputError, match="power of two"):
+        generator_config("tiny", ["generator.synthesis.plane_resolution=48"])
+    with pytest.raises(InvalidInputError, match="not reachable"):
+        generator_config("tiny", ["generator.image_resolution=63"])
