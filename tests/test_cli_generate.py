@@ -183,3 +183,16 @@ def test_env_json():
     assert result.exit_code == 0
     info = json.loads(result.stdout)
     assert info["torch"].startswith("2.14.1") and "tiny" in info["presets"]
+
+
+def test_corrupted_bundle_exits_1_with_one_line(tmp_path):
+    from pipelines.core.bundle import random_generator, save_bundle
+
+    bundle = save_bundle(random_generator("tiny", 0, "builtin:tiny-random", 64), tmp_path / "bundle")
+    weights = bundle / "generator.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    result = invoke("a face", "--model", str(bundle), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "corrupt or truncated" in result.stderr
+    assert not (tmp_path / "o").exists()
+    assert invoke("a face", "--model", str(bundle), "--out", str(tmp_path / "o"), "-v").exit_code == 1

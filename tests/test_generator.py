@@ -110,3 +110,23 @@ def test_upsample_keeps_constants_and_doubles_size():
     y = upsample2x(x)
     assert y.shape == (1, 2, 12, 12)
     torch.testing.assert_close(y[..., 1:-1, 1:-1], torch.full((1, 2, 10, 10), 3.0))
+
+
+def test_sample_matches_query_and_renderer_activation(tiny):
+    z, camera, text = inputs(tiny, 1)
+    points = torch.rand(1, 7, 3) - 0.5
+    with torch.no_grad():
+        ws = tiny.map(z, camera, text)
+        field = tiny.sample(ws, points)
+        raw, features = tiny.query(tiny.triplanes(ws), points)
+    torch.testing.assert_close(field["sigma"], torch.nn.functional.softplus(raw - 1.0))
+    torch.testing.assert_close(field["rgb"], features[..., :3])
+
+
+def test_package_level_loader(tmp_path):
+    import pipelines
+    from pipelines.core.bundle import random_generator, save_bundle
+
+    generator = random_generator("tiny", seed=0, text_encoder="builtin:tiny-random", text_dim=64)
+    loaded = pipelines.load_generator(save_bundle(generator, tmp_path / "b"))
+    assert loaded.config == generator.config

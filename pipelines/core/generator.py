@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from pipelines.core import cameras
 from pipelines.core.config import GeneratorConfig
+from pipelines.core.layers import fast_softplus
 from pipelines.core.networks import MappingNetwork, SuperResolution, TriPlaneBackbone, TriPlaneDecoder
 from pipelines.core.renderer import render_rays, sample_triplanes
 
@@ -85,6 +86,11 @@ class TriPlaneGenerator(nn.Module):
         """Raw densities (N, M, 1) and features (N, M, F) of the field at world points (N, M, 3)."""
         features = sample_triplanes(planes, points, self.config.rendering.box_warp)
         return self.decoder(features)
+
+    def sample(self, ws: Tensor, points: Tensor) -> dict[str, Tensor]:
+        """The field at world points (N, M, 3): {'sigma': activated density (N, M, 1), 'rgb': (N, M, 3) in [0, 1]}."""
+        raw, features = self.query(self.triplanes(ws), points)
+        return {"sigma": fast_softplus(raw + self.config.rendering.density_bias), "rgb": features[..., :3]}
 
     def synthesis(
         self,
