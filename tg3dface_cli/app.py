@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tg3dface_cli import env, generate
+from tg3dface_cli import env, generate, prepare
 
 app = typer.Typer(
     name="tg3dface",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.command("generate", epilog=generate.EPILOG)(generate.generate)
 app.command("env")(env.env)
+app.add_typer(prepare.app, name="prepare")
 
 
 def main() -> None:

@@ -88,7 +88,10 @@ class TriPlaneGenerator(nn.Module):
         return self.decoder(features)
 
     def sample(self, ws: Tensor, points: Tensor) -> dict[str, Tensor]:
-        """The field at world points (N, M, 3): {'sigma': activated density (N, M, 1), 'rgb': (N, M, 3) in [0, 1]}."""
+        """The field at world points (N, M, 3).
+
+        Returns {'sigma': activated density (N, M, 1), 'rgb': (N, M, 3) in [0, 1]}.
+        """
         raw, features = self.query(self.triplanes(ws), points)
         return {"sigma": fast_softplus(raw + self.config.rendering.density_bias), "rgb": features[..., :3]}
 
