@@ -19,10 +19,7 @@ RANDOM_PREFIX = "random:"
 
 
 def save_bundle(
-    generator: TriPlaneGenerator,
-    path: str | Path,
-    extra: dict[str, Any] | None = None,
-    overwrite: bool = False,
+    generator: TriPlaneGenerator, path: str | Path, extra: dict[str, Any] | None = None, overwrite: bool = False
 ) -> Path:
     """Write a model bundle atomically: it is built in a temporary folder and renamed into place.
 
@@ -32,17 +29,22 @@ def save_bundle(
         extra: more fields for config.json (e.g. training step, data set).
         overwrite: replace an existing bundle (only once the new one is complete).
     """
-    from safetensors.torch import save_file
-
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path}: bundle already exists (pass --overwrite to replace it)")
     with staged_folder(path, overwrite=True) as staging:
-        config = manifest_header("model", generator=to_dict(generator.config), **(extra or {}))
-        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        state = {name: tensor.detach().cpu().contiguous() for name, tensor in generator.state_dict().items()}
-        save_file(state, staging / GENERATOR_FILE, metadata={"format": "pt"})
+        write_bundle_files(generator, staging, extra)
     return path
+
+
+def write_bundle_files(generator: TriPlaneGenerator, folder: Path, extra: dict[str, Any] | None = None) -> None:
+    """Write config.json and generator.safetensors into an existing (staging) folder."""
+    from safetensors.torch import save_file
+
+    config = manifest_header("model", generator=to_dict(generator.config), **(extra or {}))
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in generator.state_dict().items()}
+    save_file(state, folder / GENERATOR_FILE, metadata={"format": "pt"})
 
 
 def read_bundle_config(path: str | Path) -> dict[str, Any]:

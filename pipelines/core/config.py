@@ -135,6 +135,24 @@ class GeneratorConfig:
             raise InvalidInputError("rendering.samples_coarse must be at least 2")
 
 
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """The dual, camera- and text-conditioned ResNet discriminator."""
+
+    channel_base: int = 32768
+    """Channels at resolution r are min(channel_base // r, channel_max)."""
+    channel_max: int = 512
+    """Upper bound on the channels of any layer."""
+    mbstd_group: int = 4
+    """Minibatch standard-deviation group size (clipped to the batch)."""
+    mapping_layers: int = 8
+    """Depth of the MLP that embeds the camera label for the projection output."""
+    camera_conditioning: bool = True
+    """Condition on the camera label (EG3D)."""
+    text_conditioning: bool = True
+    """Add the text projection term <phi(h), psi(t)> to the logit."""
+
+
 def to_dict(config: Any) -> dict[str, Any]:
     """A dataclass as plain JSON-ready data (tuples become lists)."""
     return json.loads(json.dumps(dataclasses.asdict(config)))

@@ -161,3 +161,61 @@ class SynthesisBlock(nn.Module):
         y = self.to_image(x, ws[:, index + 1])
         image = y if image is None else upsample2x(image) + y
         return x, image
+
+
+def downsample2x(x: Tensor) -> Tensor:
+    """Downsample (N, C, H, W) to (N, C, H/2, W/2) with the separable [1, 3, 3, 1] FIR filter (unit gain)."""
+    taps = torch.tensor(_FIR_TAPS, dtype=x.dtype, device=x.device) / 8.0
+    kernel = torch.outer(taps, taps)[None, None].expand(x.shape[1], 1, 4, 4)
+    return F.conv2d(x, kernel, stride=2, padding=1, groups=x.shape[1])
+
+
+class Conv2dLayer(nn.Module):
+    """A plain convolution with an equalised learning rate, optional 2x FIR downsampling and leaky-ReLU."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        bias: bool = True,
+        down: bool = False,
+        activation: bool = True,
+    ) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.padding = kernel_size // 2
+        self.down = down
+        self.activation = activation
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, in, H, W) -> (N, out, H, W), or (N, out, H/2, W/2) when `down`."""
+        gain = LRELU_GAIN if self.activation else 1.0
+        weight = (self.weight * (self.weight_gain * gain)).to(x.dtype)
+        bias = None if self.bias is None else (self.bias * gain).to(x.dtype)
+        if self.down:
+            x = F.conv2d(x, weight, padding=self.padding)
+            x = downsample2x(x)
+            if bias is not None:
+                x = x + bias[None, :, None, None]
+        else:
+            x = F.conv2d(x, weight, bias, padding=self.padding)
+        return F.leaky_relu(x, 0.2) if self.activation else x
+
+
+def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
+    """Blur (N, C, H, W) with a separable Gaussian of standard deviation `sigma` pixels (identity at 0)."""
+    if sigma <= 0:
+        return x
+    radius = max(1, int(math.ceil(sigma * 3)))
+    offsets = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    taps = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    taps = taps / taps.sum()
+    channels = x.shape[1]
+    x = F.pad(
+        x, (radius, radius, radius, radius), mode="reflect" if radius < min(x.shape[-2:]) else "replicate"
+    )
+    x = F.conv2d(x, taps.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(x, taps.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
