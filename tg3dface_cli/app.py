@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tg3dface_cli import env, generate, prepare
+from tg3dface_cli import env, generate, prepare, train
 
 app = typer.Typer(
     name="tg3dface",
@@ -17,8 +17,13 @@ app = typer.Typer(
 app.command("generate", epilog=generate.EPILOG)(generate.generate)
 app.command("env")(env.env)
 app.add_typer(prepare.app, name="prepare")
+app.command("train", epilog=train.EPILOG)(train.train)
 
 
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -174,6 +174,8 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
             values[name] = from_dict(hint, value, f"{where}.{name}")
         elif isinstance(value, list):
             values[name] = tuple(value)
+        elif hint is float and isinstance(value, int) and not isinstance(value, bool):
+            values[name] = float(value)
         else:
             values[name] = value
     return cls(**values)
