@@ -97,11 +97,7 @@ def train(
     device = _process_device(request.device, dist_info)
     config = resolve_request_config(request)
     run_dir, resume_from = _run_folder(request, config)
-    encoder = load_encoder(config.train.image_encoder or config.generator.text_encoder, device)
-    if encoder.embed_dim != config.generator.mapping.text_dim:
-        raise InvalidInputError(
-            f"train.image_encoder {encoder.encoder_id} has dimension {encoder.embed_dim}, the generator's text encoder {config.generator.mapping.text_dim}"
-        )
+    encoder = load_encoder(config.generator.text_encoder, device)
     data = TrainingSet(
         request.data,
         config.generator.image_resolution,
@@ -116,6 +112,7 @@ def train(
     main = dist_info.rank == 0
     if main:
         _write_run_files(run_dir, config, request)
+    board = _tensorboard(run_dir) if main and config.train.tensorboard else None
     interrupted = _Interrupt()
     checkpoint = resume_from
     train_cfg = config.train
@@ -140,6 +137,10 @@ def train(
                 }
                 if main:
                     _append_jsonl(run_dir / "train_log.jsonl", line)
+                if board is not None:
+                    for key, value in line.items():
+                        if key not in ("step", "kimg"):
+                            board.add_scalar(key, value, step)
                 emit({"event": "step", **line, "max_steps": train_cfg.max_steps})
                 window, window_steps, window_start = {}, 0, time.perf_counter()
             if main and train_cfg.sample_every and step % train_cfg.sample_every == 0:
@@ -151,7 +152,20 @@ def train(
                 emit({"event": "checkpoint", "path": str(checkpoint), "step": step})
             if stop:
                 break
+    if board is not None:
+        board.close()
     return TrainResult(run_dir, checkpoint, trainer.step, interrupted.flag, time.perf_counter() - started)
+
+
+def _tensorboard(run_dir: Path):
+    """A SummaryWriter on RUN/tensorboard; a clear error when the package is missing."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as error:
+        raise InvalidInputError(
+            "train.tensorboard=true needs the tensorboard package (pip install tensorboard)"
+        ) from error
+    return SummaryWriter(str(run_dir / "tensorboard"))
 
 
 class _Interrupt:

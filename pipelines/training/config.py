@@ -92,12 +92,12 @@ class TrainConfig:
     """auto (fp32 on CPU, bf16 autocast on CUDA), fp32, or bf16."""
     parser: str = "builtin:tiny-random-parser"
     """The frozen face parser of the fine-grained loss."""
-    image_encoder: str | None = None
-    """Image-text encoder of the alignment losses (default: the generator's text encoder)."""
     sample_prompts: tuple[str, ...] = ()
     """Prompts of the sample grids (default: four captions of the data set's test split)."""
     sample_seeds: tuple[int, ...] = (0, 1, 2, 3)
     """Seeds of the sample grids."""
+    tensorboard: bool = False
+    """Also write the logged scalars to RUN/tensorboard (needs the `tensorboard` package)."""
 
 
 @dataclass(frozen=True)

@@ -69,9 +69,7 @@ class TrainingSet:
             if cache.encoder_id == encoder.encoder_id:
                 return cache.lookup(texts).float()
             if log:
-                log(
-                    f"text cache was made with {cache.encoder_id}, the model uses {encoder.encoder_id}: re-encoding"
-                )
+                log(f"text cache was made with {cache.encoder_id}, not {encoder.encoder_id}: re-encoding")
         with torch.no_grad():
             return torch.cat(
                 [encoder.encode_text(texts[i : i + 256]).float().cpu() for i in range(0, len(texts), 256)]

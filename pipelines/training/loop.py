@@ -22,6 +22,7 @@ from torch import Tensor
 from pipelines.core import losses
 from pipelines.core.discriminator import DualDiscriminator
 from pipelines.core.generator import TriPlaneGenerator
+from pipelines.errors import InvalidInputError
 from pipelines.training.config import RunConfig
 from pipelines.training.data import TrainingSet
 
@@ -112,8 +113,9 @@ class Trainer:
         train = self.config.train
         rounds = train.batch // (train.batch_gpu * self.dist.world)
         if rounds < 1 or rounds * train.batch_gpu * self.dist.world != train.batch:
-            raise ValueError(
-                f"batch {train.batch} is not batch_gpu {train.batch_gpu} x {self.dist.world} processes x rounds"
+            raise InvalidInputError(
+                f"train.batch={train.batch} is not a multiple of train.batch_gpu={train.batch_gpu} "
+                f"x {self.dist.world} processes"
             )
         blur, swap = self.schedules()
         do_density = self.config.loss.density > 0 and self.step % self.config.loss.density_interval == 0
