@@ -96,21 +96,6 @@ def manifest_header(kind: str, **fields: Any) -> dict[str, Any]:
     }
 
 
-def prepare_output_dir(path: str | Path, overwrite: bool) -> Path:
-    """Make sure `path` can be written: refuse a non-empty folder unless `overwrite` (then clear it)."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise OutputExistsError(f"{path}: exists and is not a folder")
-    if path.exists() and any(path.iterdir()):
-        if not overwrite:
-            raise OutputExistsError(
-                f"{path}: folder exists and is not empty (pass --overwrite to replace it)"
-            )
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 @contextmanager
 def staged_folder(out: str | Path, overwrite: bool) -> Iterator[Path]:
     """Build a folder artifact atomically.
