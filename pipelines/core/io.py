@@ -123,31 +123,3 @@ def staged_folder(out: str | Path, overwrite: bool) -> Iterator[Path]:
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-
-
-@contextmanager
-def atomic_dir(path: str | Path, overwrite: bool) -> Iterator[Path]:
-    """Yield a fresh temporary folder next to `path`; on success it replaces `path`, on failure it vanishes.
-
-    An existing non-empty `path` is refused up front unless `overwrite`, and is only removed once the new
-    folder is complete, so a failed run never leaves a partial folder nor destroys the old one.
-    """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise OutputExistsError(f"{path}: exists and is not a folder")
-    if path.exists() and any(path.iterdir()) and not overwrite:
-        raise OutputExistsError(f"{path}: folder exists and is not empty (pass --overwrite to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        old = None
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / path.name)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
