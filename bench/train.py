@@ -45,9 +45,13 @@ def main() -> None:
     device = resolve_device(args.device)
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "data"
-        prepare_synthetic(SyntheticConfig(num_images=64, resolution=64, seed=0, compile="never", device="cpu"), data)
+        prepare_synthetic(
+            SyntheticConfig(num_images=64, resolution=64, seed=0, compile="never", device="cpu"), data
+        )
         overrides = [f"train.batch={args.batch}", f"train.batch_gpu={args.batch}", *args.overrides]
-        config = resolve_request_config(TrainRequest(data=data, out=Path(folder), preset=args.preset, overrides=tuple(overrides)))
+        config = resolve_request_config(
+            TrainRequest(data=data, out=Path(folder), preset=args.preset, overrides=tuple(overrides))
+        )
         encoder = load_encoder(config.generator.text_encoder, device)
         trainer = Trainer(
             config,

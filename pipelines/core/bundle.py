@@ -19,7 +19,10 @@ RANDOM_PREFIX = "random:"
 
 
 def save_bundle(
-    generator: TriPlaneGenerator, path: str | Path, extra: dict[str, Any] | None = None, overwrite: bool = False
+    generator: TriPlaneGenerator,
+    path: str | Path,
+    extra: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write a model bundle atomically: it is built in a temporary folder and renamed into place.
 
@@ -37,7 +40,9 @@ def save_bundle(
     return path
 
 
-def write_bundle_files(generator: TriPlaneGenerator, folder: Path, extra: dict[str, Any] | None = None) -> None:
+def write_bundle_files(
+    generator: TriPlaneGenerator, folder: Path, extra: dict[str, Any] | None = None
+) -> None:
     """Write config.json and generator.safetensors into an existing (staging) folder."""
     from safetensors.torch import save_file
 
