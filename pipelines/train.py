@@ -112,6 +112,7 @@ def train(
     main = dist_info.rank == 0
     if main:
         _write_run_files(run_dir, config, request)
+    evaluator = _PeriodicEval(request, config, device)
     board = _tensorboard(run_dir) if main and config.train.tensorboard else None
     interrupted = _Interrupt()
     checkpoint = resume_from
@@ -145,6 +146,12 @@ def train(
                 window, window_steps, window_start = {}, 0, time.perf_counter()
             if main and train_cfg.sample_every and step % train_cfg.sample_every == 0:
                 _write_samples(trainer, run_dir, sample_prompts, list(train_cfg.sample_seeds))
+            if main and train_cfg.eval_every and step % train_cfg.eval_every == 0:
+                results = evaluator.evaluate(trainer.G_ema)
+                _append_jsonl(
+                    run_dir / "metrics.jsonl", {"step": step, "kimg": trainer.images_seen / 1000, **results}
+                )
+                emit({"event": "eval", "step": step, **results})
             if main and (step % train_cfg.checkpoint_every == 0 or step == train_cfg.max_steps or stop):
                 checkpoint = save_checkpoint(
                     trainer, run_dir, train_cfg.keep_checkpoints, {"data": str(Path(request.data).resolve())}
@@ -166,6 +173,32 @@ def _tensorboard(run_dir: Path):
             "train.tensorboard=true needs the tensorboard package (pip install tensorboard)"
         ) from error
     return SummaryWriter(str(run_dir / "tensorboard"))
+
+
+class _PeriodicEval:
+    """Scores the EMA generator during training with `tg3dface eval`'s metrics; built on first use."""
+
+    def __init__(self, request: TrainRequest, config: RunConfig, device: torch.device) -> None:
+        self.request, self.config, self.device = request, config, device
+        self.inputs = None
+
+    def evaluate(self, generator) -> dict[str, Any]:
+        from pipelines.data.dataset import read_dataset
+        from pipelines.evaluate import EvalConfig, EvalInputs, evaluate_generator
+
+        if self.inputs is None:
+            train = self.config.train
+            eval_config = EvalConfig(
+                models=("training",),
+                data=Path(self.request.data),
+                metrics=train.eval_metrics,
+                num_samples=train.eval_samples,
+                seed=train.seed,
+                reader=train.eval_reader,
+            )
+            info = read_dataset(eval_config.data)
+            self.inputs = EvalInputs(eval_config, info, self.device, lambda task, advance, total: None)
+        return evaluate_generator(generator, self.inputs, "training")
 
 
 class _Interrupt:

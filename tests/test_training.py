@@ -172,3 +172,13 @@ def test_cli_dry_run_and_errors(tiny_synthetic, tmp_path):
     assert result.exit_code == 1 and result.stderr.startswith("error:")
     result = runner.invoke(app, ["train"])
     assert result.exit_code == 2
+
+
+def test_periodic_evaluation_appends_metrics(tiny_synthetic, tmp_path):
+    events = []
+    extra = ("train.eval_every=2", "train.eval_samples=4", "train.eval_metrics=[\"clip\", \"warp\"]")
+    result = train(request(tiny_synthetic, tmp_path, 2, *extra), on_event=events.append)
+    lines = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) == 1 and lines[0]["step"] == 2
+    assert {"clip", "warp"} <= set(lines[0])
+    assert any(e["event"] == "eval" for e in events)

@@ -108,6 +108,9 @@ def _event_printer(output: Output, advance):
             )
         elif event["event"] == "checkpoint":
             output.log(f"checkpoint {event['path']}")
+        elif event["event"] == "eval":
+            results = {k: v for k, v in event.items() if k not in ("event", "step")}
+            output.log(f"eval at step {event['step']}: {json.dumps(results)}")
         else:
             output.log(event.get("message", ""))
         sys.stderr.flush()

@@ -85,7 +85,13 @@ class TrainConfig:
     sample_every: int = 500
     """Steps between sample grids (0 = never)."""
     eval_every: int = 0
-    """Steps between evaluations into metrics.jsonl (0 = never)."""
+    """Steps between evaluations of the EMA generator into metrics.jsonl (0 = never)."""
+    eval_metrics: tuple[str, ...] = ("clip", "warp")
+    """Metrics of the periodic evaluation (any of `tg3dface eval --metrics`; attr needs eval_reader)."""
+    eval_samples: int = 64
+    """Samples per periodic evaluation."""
+    eval_reader: str | None = None
+    """Attribute reader folder for the `attr` metric (`tg3dface eval train-reader`)."""
     seed: int = 0
     """Seed of all randomness; each step's draws derive from (seed, step, micro-batch)."""
     precision: str = "auto"
