@@ -15,17 +15,10 @@ from pipelines.core.config import to_dict
 from pipelines.core.device import resolve_device
 from pipelines.core.encoders import check_encoder_id, load_encoder
 from pipelines.core.generator import TriPlaneGenerator
+from pipelines.core.guidance import GuidanceConfig, guide
 from pipelines.core.inputs import slugify
 from pipelines.core.io import manifest_header, staged_folder, write_json_atomic
-from pipelines.core.samples import (
-    Latent,
-    SampleOutputs,
-    save_latent,
-    turntable_frames,
-    view_camera,
-    write_mesh,
-    write_views,
-)
+from pipelines.core.samples import Latent, SampleOutputs, write_sample_batch
 from pipelines.errors import InvalidInputError
 
 RANDOM_TEXT_ENCODER = "builtin:tiny-random"
@@ -50,6 +43,8 @@ class GenerateConfig:
     """Truncation psi toward the prompt's average w (1 = none)."""
     outputs: SampleOutputs = field(default_factory=SampleOutputs)
     """Files written per sample."""
+    guidance: GuidanceConfig = field(default_factory=GuidanceConfig)
+    """Directional CLIP guidance from the neutral prompt toward each prompt (steps 0 = off)."""
     batch_size: int = 4
     """Samples mapped and rendered together."""
     device: str = "auto"
@@ -115,8 +110,8 @@ def generate(config: GenerateConfig, progress: ProgressFn | None = None) -> Gene
     with staged_folder(out, config.overwrite) as staging, torch.no_grad():
         text = encoder.encode_text(list(config.prompts)).float()
         w_avg = generator.mean_w(text) if config.truncation != 1.0 else None
-        items, files = _generate_all(generator, config, text, w_avg, staging, progress)
-        files = [f.relative_to(staging) for f in files]
+        items = _generate_all(generator, encoder, config, text, w_avg, staging, progress)
+        files = [Path(f) for item in items for f in item["files"]]
         manifest = manifest_header(
             "samples",
             model=config.model if model_random else str(Path(config.model).resolve()),
@@ -137,88 +132,73 @@ def generate(config: GenerateConfig, progress: ProgressFn | None = None) -> Gene
 
 def _generate_all(
     generator: TriPlaneGenerator,
+    encoder,
     config: GenerateConfig,
     text: torch.Tensor,
     w_avg: torch.Tensor | None,
     staging: Path,
     progress: ProgressFn | None,
-) -> tuple[list[dict[str, Any]], list[Path]]:
-    """Map, render and write every (prompt, seed) pair in batches; returns manifest items and files."""
+) -> list[dict[str, Any]]:
+    """Map (and guide), render and write every (prompt, seed) pair in batches; returns manifest items."""
     device = text.device
     pairs = [(p, s) for p in range(len(config.prompts)) for s in config.seeds]
     names = _sample_names(config.prompts, config.seeds)
     frontal = generator.frontal_camera(1)
-    items, files = [], []
+    neutral = encoder.encode_text([config.guidance.neutral_prompt]).float() if config.guidance.steps else None
+    items = []
     for start in range(0, len(pairs), config.batch_size):
         batch = pairs[start : start + config.batch_size]
         z = torch.cat([sample_z(seed, generator.config.mapping.z_dim) for _, seed in batch]).to(device)
         prompt_index = torch.tensor([p for p, _ in batch], device=device)
         batch_text = text[prompt_index]
         batch_avg = None if w_avg is None else w_avg[prompt_index]
-        ws = generator.map(z, frontal.expand(len(batch), -1), batch_text, config.truncation, batch_avg)
-        planes = generator.triplanes(ws)
-        renders = {
-            view: generator.render(
-                planes, ws, view_camera(generator, *view).to(device).expand(len(batch), -1)
-            )
-            for view in config.outputs.views
-        }
-        for index, (prompt_id, seed) in enumerate(batch):
-            folder = staging / names[start + index]
-            latent = Latent(
-                ws=ws[index : index + 1],
-                text_embedding=batch_text[index : index + 1],
+        camera = frontal.expand(len(batch), -1)
+        ws = generator.map(z, camera, batch_text, config.truncation, batch_avg)
+        if neutral is not None:
+            ws = _guide_from_neutral(generator, encoder, config, z, camera, batch_text, ws, neutral)
+        latents = [
+            Latent(
+                ws=ws[i : i + 1],
+                text_embedding=batch_text[i : i + 1],
                 camera=frontal,
-                z=z[index : index + 1],
+                z=z[i : i + 1],
                 info={
                     "prompt": config.prompts[prompt_id],
                     "seed": seed,
                     "truncation": config.truncation,
-                    "space": "w",
+                    "space": "w+" if config.guidance.steps and config.guidance.space == "w+" else "w",
+                    "guidance": to_dict(config.guidance) if config.guidance.steps else None,
                     "model": config.model,
+                    "model_seed": config.model_seed,
                     "text_encoder": generator.config.text_encoder,
                     "source": "generate",
                 },
             )
-            written = _write_sample(
-                folder, generator, planes[index : index + 1], latent, renders, index, config.outputs
-            )
-            files.extend(written)
-            items.append(
-                {
-                    "prompt": config.prompts[prompt_id],
-                    "seed": seed,
-                    "dir": folder.name,
-                    "files": [f.relative_to(staging).as_posix() for f in written],
-                }
-            )
-            if progress:
-                progress(1)
-    return items, files
+            for i, (prompt_id, seed) in enumerate(batch)
+        ]
+        batch_names = names[start : start + len(batch)]
+        items.extend(write_sample_batch(staging, generator, latents, batch_names, config.outputs))
+        if progress:
+            progress(len(batch))
+    return items
 
 
-def _write_sample(
-    folder: Path,
+def _guide_from_neutral(
     generator: TriPlaneGenerator,
-    planes: torch.Tensor,
-    latent: Latent,
-    renders: dict,
-    index: int,
-    outputs: SampleOutputs,
-) -> list[Path]:
-    """Write one sample bundle folder; returns the files written."""
-    from pipelines.core.video import write_video
-
-    files = write_views(folder, renders, index, generator, outputs.depth)
-    if outputs.video:
-        frames = turntable_frames(
-            generator, planes, latent.ws, outputs.video_frames, outputs.video_yaw, outputs.frame_batch
-        )
-        files.append(write_video(frames, folder / f"turntable.{outputs.video}"))
-    if outputs.mesh:
-        files.append(write_mesh(folder, generator, planes, outputs))
-    files.extend(save_latent(folder, latent))
-    return files
+    encoder,
+    config: GenerateConfig,
+    z: torch.Tensor,
+    camera: torch.Tensor,
+    text: torch.Tensor,
+    ws: torch.Tensor,
+    neutral: torch.Tensor,
+) -> torch.Tensor:
+    """Directional guidance (DESIGN §5.2): from the neutral prompt's render (same z) toward the prompt."""
+    neutral = neutral.expand(len(z), -1)
+    neutral_avg = generator.mean_w(neutral[:1]).expand(len(z), -1) if config.truncation != 1.0 else None
+    reference_ws = generator.map(z, camera, neutral, config.truncation, neutral_avg)
+    reference = encoder.encode_image(generator.synthesis(reference_ws, camera)["image"]).float()
+    return guide(generator, encoder.encode_image, ws, camera, text - neutral, reference, config.guidance)
 
 
 def _sample_names(prompts: tuple[str, ...], seeds: tuple[int, ...]) -> list[str]:
@@ -243,6 +223,7 @@ def _params(config: GenerateConfig) -> dict[str, Any]:
         "batch_size": config.batch_size,
         "model_seed": config.model_seed if config.model.startswith(RANDOM_PREFIX) else None,
         "model_overrides": list(config.model_overrides),
+        "guidance": to_dict(config.guidance),
         **outputs,
     }
 

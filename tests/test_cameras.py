@@ -84,6 +84,7 @@ def test_parse_views():
     assert cameras.parse_views("0,-30,30:10") == [(0.0, 0.0), (-30.0, 0.0), (30.0, 10.0)]
     assert cameras.parse_views("3") == [(-30.0, 0.0), (0.0, 0.0), (30.0, 0.0)]
     assert cameras.parse_views("1") == [(0.0, 0.0)]
+    assert cameras.parse_views("0") == [(0.0, 0.0)]
     with pytest.raises(ValueError, match="YAW or YAW:PITCH"):
         cameras.parse_views("1:2:3")
     with pytest.raises(ValueError, match="numbers"):

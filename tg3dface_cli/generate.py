@@ -60,6 +60,17 @@ def generate(
         float, typer.Option("--truncation", help="Truncation psi toward the prompt's mean w.")
     ] = 1.0,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Samples rendered together.")] = 4,
+    guidance: Annotated[
+        int, typer.Option("--guidance", help="Directional CLIP guidance steps K (0 = plain sampling).")
+    ] = 0,
+    guidance_lr: Annotated[float, typer.Option("--guidance-lr", help="Guidance step size on w.")] = 0.02,
+    guidance_reg: Annotated[
+        float, typer.Option("--guidance-reg", help="Weight keeping the guided w near the sampled one.")
+    ] = 0.5,
+    guidance_space: Annotated[str, typer.Option("--guidance-space", help="w or w+.")] = "w",
+    neutral_prompt: Annotated[
+        str, typer.Option("--neutral-prompt", help="Source text of the guidance direction.")
+    ] = "a photo of a face",
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Override a random: model's preset field, KEY=VALUE.")
     ] = None,
@@ -74,6 +85,7 @@ def generate(
 ) -> None:
     """Generate 3D faces from text: multi-view images, depth maps, a turntable video and a mesh."""
     from pipelines.core.cameras import parse_views
+    from pipelines.core.guidance import GuidanceConfig
     from pipelines.core.inputs import parse_seeds, read_prompts_file
     from pipelines.core.samples import SampleOutputs
     from pipelines.generate import GenerateConfig
@@ -94,6 +106,8 @@ def generate(
             usage_error(f"--video-format {video_format!r}: expected mp4 or gif")
         if mesh is not None and mesh not in ("ply", "obj", "glb"):
             usage_error(f"--mesh {mesh!r}: expected ply, obj or glb")
+        if guidance < 0 or guidance_space not in ("w", "w+"):
+            usage_error("--guidance must be >= 0 and --guidance-space w or w+")
         prompt_list = _collect_prompts(prompts or [], prompts_file, read_prompts_file)
         config = GenerateConfig(
             prompts=tuple(prompt_list),
@@ -110,6 +124,7 @@ def generate(
                 mesh_resolution=mesh_res,
                 iso=iso,
             ),
+            guidance=GuidanceConfig(guidance, guidance_lr, guidance_reg, guidance_space, neutral_prompt),
             batch_size=batch_size,
             device=device,
             model_seed=seed,

@@ -163,13 +163,12 @@ def parse_views(spec: str) -> list[tuple[float, float]]:
     """Parse a `--views` value into (yaw, pitch) pairs in degrees.
 
     Accepts a count ("5": yaws spread over -30..30 degrees at pitch 0) or a comma list of `yaw` or
-    `yaw:pitch` entries in degrees ("0,-30,30:10").
+    `yaw:pitch` entries in degrees ("0,-30,30:10"); "0" is the frontal view, and a single other yaw is
+    written with its pitch ("30:0"), since a bare positive integer is a count.
     """
     spec = spec.strip()
-    if spec.isdigit():
+    if spec.isdigit() and int(spec) >= 1:
         count = int(spec)
-        if count < 1:
-            raise ValueError("--views count must be at least 1")
         if count == 1:
             return [(0.0, 0.0)]
         return [(-30.0 + 60.0 * i / (count - 1), 0.0) for i in range(count)]

@@ -193,3 +193,53 @@ def write_mesh(folder: Path, generator: TriPlaneGenerator, planes: Tensor, outpu
         density, outputs.mesh_resolution, (-half, half), outputs.iso, color, device=planes.device
     )
     return export_mesh(mesh, folder / f"mesh.{outputs.mesh}")
+
+
+def write_sample_batch(
+    staging: Path,
+    generator: TriPlaneGenerator,
+    latents: list[Latent],
+    names: list[str],
+    outputs: SampleOutputs,
+) -> list[dict[str, Any]]:
+    """Render and write a batch of samples into `staging/<name>/`; returns one manifest item per sample.
+
+    The batch is rendered together (views share one pass per view); video and mesh are per sample.
+    """
+    from pipelines.core.video import write_video
+
+    ws = torch.cat([latent.ws for latent in latents])
+    planes = generator.triplanes(ws)
+    renders = {
+        view: generator.render(
+            planes, ws, view_camera(generator, *view).to(ws.device).expand(len(latents), -1)
+        )
+        for view in outputs.views
+    }
+    items = []
+    for index, (latent, name) in enumerate(zip(latents, names, strict=True)):
+        folder = staging / name
+        sample_planes = planes[index : index + 1]
+        files = write_views(folder, renders, index, generator, outputs.depth)
+        if outputs.video:
+            frames = turntable_frames(
+                generator,
+                sample_planes,
+                latent.ws,
+                outputs.video_frames,
+                outputs.video_yaw,
+                outputs.frame_batch,
+            )
+            files.append(write_video(frames, folder / f"turntable.{outputs.video}"))
+        if outputs.mesh:
+            files.append(write_mesh(folder, generator, sample_planes, outputs))
+        files.extend(save_latent(folder, latent))
+        items.append(
+            {
+                "prompt": latent.info.get("prompt"),
+                "seed": latent.info.get("seed"),
+                "dir": name,
+                "files": [f.relative_to(staging).as_posix() for f in files],
+            }
+        )
+    return items
