@@ -1,4 +1,9 @@
-"""`tg3dface prepare`: build dataset folders. `prepare synthetic` makes the procedural text–face world."""
+"""`tg3dface prepare`: build dataset folders.
+
+`tg3dface prepare SRC --out DATA` prepares real images with captions (docs/prepare.md); `tg3dface prepare
+synthetic --out DATA` makes the procedural text–face world; `tg3dface prepare --check DATA` validates a
+folder. The group routes any first argument that is not a sub-command name to the hidden `real` command.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from tg3dface_cli.common import (
     DeviceOption,
@@ -16,14 +23,32 @@ from tg3dface_cli.common import (
     QuietOption,
     SeedOption,
     VerboseOption,
+    fail,
     handle_errors,
     usage_error,
 )
 
+REAL_COMMAND = "real"
+HELP_OPTIONS = ("-h", "--help")
+
+
+class PrepareGroup(TyperGroup):
+    """`prepare SRC ...` and `prepare --check DATA` run the `real` command; `prepare synthetic` its own."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in HELP_OPTIONS:
+            args = [REAL_COMMAND, *args]
+        return super().parse_args(ctx, args)
+
+
 app = typer.Typer(
-    help="Build a dataset folder (DESIGN §3.1).",
+    cls=PrepareGroup,
+    help="Build a dataset folder (DESIGN §3.1).\n\n"
+    "tg3dface prepare SRC --out DATA: real images with captions (options: tg3dface prepare SRC --help).\n\n"
+    "tg3dface prepare --check DATA: validate a dataset folder, one line per problem.\n\n"
+    "tg3dface prepare synthetic --out DATA: the procedural text-face world.",
     no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": list(HELP_OPTIONS)},
 )
 
 
@@ -97,3 +122,92 @@ def synthetic(
         counts = ", ".join(f"{n} {split}" for split, n in result.counts.items())
         summary = f"wrote {result.path} ({counts}; {result.images_per_minute:.0f} images/min)"
         output.result(result.to_dict(), str(result.path), summary)
+
+
+@app.command(REAL_COMMAND, hidden=True)
+def real(
+    source: Annotated[Path, typer.Argument(help="Source folder (or, with --check, a dataset folder).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Dataset folder to create.")] = None,
+    layout: Annotated[
+        str, typer.Option("--layout", help="auto, mm-celeba-hq, celebatext-hq, ffhq-text or generic.")
+    ] = "auto",
+    resolution: Annotated[int, typer.Option("--resolution", help="Side of the aligned crops.")] = 512,
+    mirror: Annotated[bool, typer.Option("--mirror", help="Add flipped copies with flipped poses.")] = False,
+    parse: Annotated[
+        bool, typer.Option("--parse/--no-parse", help="Write parsing maps (--no-parse: all background).")
+    ] = True,
+    parser: Annotated[
+        str, typer.Option("--parser", help="Parser for images without masks (a load_parser spec).")
+    ] = "facexlib:bisenet",
+    detector: Annotated[str, typer.Option("--detector", help="auto, dlib or retinaface.")] = "auto",
+    weights_dir: Annotated[
+        Path | None, typer.Option("--weights-dir", help="Weights folder (default $TG3DFACE_HOME).")
+    ] = None,
+    encoder: Annotated[
+        str | None, typer.Option("--encoder", help="Text encoder spec; caches caption features.")
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
+    pose_template: Annotated[
+        str, typer.Option("--pose-template", help="human, or synthetic for procedural heads.")
+    ] = "human",
+    check: Annotated[
+        bool, typer.Option("--check", help="Validate the dataset folder SRC and list its problems.")
+    ] = False,
+    device: DeviceOption = "auto",
+    overwrite: OverwriteOption = False,
+    json_mode: JsonOption = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Prepare real face images with captions: detect, align, pose, parse, split captions into parts."""
+    output = Output(json_mode=json_mode, quiet=quiet, verbose=verbose)
+    if check:
+        _check(source, output)
+        return
+    if out is None:
+        usage_error("--out DATA is required (or pass --check to validate SRC)")
+    from pipelines.core.faces import DetectorConfig
+    from pipelines.data.real import RealDataConfig
+    from pipelines.errors import InvalidInputError
+    from pipelines.prepare import prepare_real
+
+    config = RealDataConfig(
+        layout=layout,
+        resolution=resolution,
+        mirror=mirror,
+        parse=parse,
+        parser=parser,
+        detector=DetectorConfig(detector=detector, weights_dir=str(weights_dir) if weights_dir else None),
+        pose_template=pose_template,
+        encoder=encoder,
+        workers=workers,
+        device=device,
+    )
+    try:
+        config.validate()
+    except InvalidInputError as error:
+        usage_error(str(error))
+    with handle_errors(verbose), output.progress("preparing", total=None) as advance:
+        try:
+            result = prepare_real(source, out, config, overwrite=overwrite, resume=resume, progress=advance)
+        except KeyboardInterrupt:
+            fail("interrupted; finished images are kept: run the same command with --resume to go on", 130)
+        counts = ", ".join(f"{n} {split}" for split, n in result.counts.items())
+        rejected = f"{result.rejected} rejected (rejected.jsonl)" if result.rejected else "none rejected"
+        summary = f"wrote {result.path} ({counts}; {rejected}; {result.images_per_minute:.0f} images/min)"
+    output.result(result.to_dict(), str(result.path), summary)
+
+
+def _check(folder: Path, output: Output) -> None:
+    """Print every problem of a dataset folder on stderr, one line each (exit 1), or report it sound."""
+    from pipelines.data.real.check import check_dataset
+
+    problems = check_dataset(folder)
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    if output.json_mode or not problems:
+        payload = {"path": str(folder), "ok": not problems, "problems": problems}
+        output.result(payload, str(folder), f"{folder}: ok")
+    if problems:
+        raise typer.Exit(1)
