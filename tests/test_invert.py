@@ -89,3 +89,35 @@ def test_invert_errors(tmp_path):
     assert no_camera.exit_code == 1 and "--camera" in no_camera.stderr
     bad = runner.invoke(app, ["invert", str(image), "--space", "z"])
     assert bad.exit_code == 2
+
+
+def test_invert_a_real_photo_aligns_it_like_prepare(tmp_path):
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(skimage.data.astronaut()).save(photo)
+    out = tmp_path / "astro"
+    result = runner.invoke(
+        app,
+        [
+            "invert",
+            str(photo),
+            "--steps",
+            "1",
+            "--space",
+            "w",
+            "--views",
+            "0",
+            "--no-depth",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    crop = np.asarray(Image.open(out / "astronaut-inverted" / "input.png"))
+    assert crop.shape == (64, 64, 3)
+    latent = load_latent(out / "astronaut-inverted")
+    assert len(latent.info["input_camera"]) == 25 and latent.info["space"] == "w"

@@ -11,23 +11,23 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pipelines.core.faces import FaceDetector, NoMainFaceError, load_face_detector, main_face
+from pipelines.core.faces import FaceDetector, NoMainFaceError, load_face_detector
 from pipelines.core.io import write_json_atomic
 from pipelines.data.dataset import save_png
-from pipelines.data.real.align import align_face, framing_of, transform_points, warp
+from pipelines.data.real.align import transform_points, warp
 from pipelines.data.real.config import RealDataConfig
 from pipelines.data.real.decode import RejectedError, decode_image
 from pipelines.data.real.layouts import SourceItem
 from pipelines.data.real.masks import celebamask_label_map
 from pipelines.data.real.parts import captions_parts
-from pipelines.data.real.pose import PoseEstimate, estimate_pose, mirror_pose, template_view
+from pipelines.data.real.pose import PoseEstimate, mirror_pose
+from pipelines.data.real.single import align_and_pose
 
 MIRRORED_CLASSES = np.array(
     [0, 1, 2, 3, 5, 4, 7, 6, 9, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18], dtype=np.uint8
@@ -46,18 +46,10 @@ def item_split(key: str, test_fraction: float) -> str:
     return "test" if value < test_fraction else "train"
 
 
-@dataclass
-class _Tools:
-    """The detector and crop framing one process needs (built once per process and configuration)."""
-
-    detector: FaceDetector
-    framing: tuple[float, float, float]
-
-
 @lru_cache(maxsize=2)
-def _tools(config: RealDataConfig) -> _Tools:
-    detector = load_face_detector(config.detector, config.device)
-    return _Tools(detector, framing_of(template_view(config.pose_template)))
+def _detector(config: RealDataConfig) -> FaceDetector:
+    """The face detector one process needs (built once per process and configuration)."""
+    return load_face_detector(config.detector, config.device)
 
 
 @lru_cache(maxsize=2)
@@ -70,7 +62,7 @@ def _parser(config: RealDataConfig) -> Any:
 
 def load_tools(config: RealDataConfig, with_parser: bool) -> None:
     """Build the models now, so missing weights fail before any work starts."""
-    _tools(config)
+    _detector(config)
     if with_parser:
         _parser(config)
 
@@ -137,11 +129,11 @@ def _variant(
 
 def _process(item: SourceItem, config: RealDataConfig, files: Path) -> dict[str, Any]:
     """Decode, detect, align, pose, parse (and mirror) one item; its result without the key."""
-    tools = _tools(config)
     image = decode_image(item.image, max_side=config.max_side)
-    face = main_face(tools.detector.detect(image), config.detector.main_face_ratio)
-    aligned = align_face(image, face.landmarks, config.resolution, tools.framing)
-    pose = estimate_pose(aligned.landmarks, config.resolution, config.pose_template, face.measured)
+    found = align_and_pose(
+        image, _detector(config), config.resolution, config.pose_template, config.detector.main_face_ratio
+    )
+    face, aligned, pose = found.face, found.alignment, found.pose
     labels, parsing_source = _parsing(item, image.shape, aligned.image, aligned.matrix, config)
     stem = item_stem(item.key)
     variants = [_variant(stem, aligned.image, labels, pose, aligned.landmarks, False, files)]
@@ -158,7 +150,7 @@ def _process(item: SourceItem, config: RealDataConfig, files: Path) -> dict[str,
         "captions": list(item.captions),
         "parts": captions_parts(list(item.captions)),
         "split": item_split(item.key, config.test_fraction),
-        "detector": tools.detector.name,
+        "detector": _detector(config).name,
         "score": round(face.score, 4),
         "parsing_source": parsing_source,
         "variants": variants,
