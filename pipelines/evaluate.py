@@ -74,7 +74,7 @@ class EvalConfig:
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     """The MVIC identity model."""
     reader: str | None = None
-    """An attribute reader folder (`tg3dface eval train-reader`), needed by `attr`."""
+    """An attribute reader folder (`tg3dface eval train-reader`); default: the shipped synthetic reader."""
     kid_subsets: int = 100
     """Random subsets KID averages over."""
     kid_subset_size: int = 1000
@@ -158,13 +158,9 @@ class EvalInputs:
 
     @cached_property
     def reader(self):
-        from pipelines.metrics.reader import load_reader
+        from pipelines.metrics.reader import SHIPPED_READER, load_reader
 
-        if not self.config.reader:
-            raise InvalidInputError(
-                "--metrics attr needs --reader READER (make one with `tg3dface eval train-reader`)"
-            )
-        return load_reader(self.config.reader, self.device)
+        return load_reader(self.config.reader or SHIPPED_READER, self.device)
 
     def attribute_references(self, split: str) -> dict[str, Any]:
         """Reader accuracy on the split's ground-truth images with their own captions, and shuffled pairs."""
@@ -433,7 +429,3 @@ def _check_config(config: EvalConfig) -> None:
         raise InvalidInputError("--num-samples must be at least 2")
     if config.batch_size < 1:
         raise InvalidInputError("--batch-size must be at least 1")
-    if "attr" in config.metrics and not config.reader:
-        raise InvalidInputError(
-            "--metrics attr needs --reader READER (make one with `tg3dface eval train-reader`)"
-        )

@@ -134,7 +134,6 @@ def test_human_mode_prints_a_table_on_stderr(data):
         (["-m", "random:tiny"], "--data"),
         (["-m", "random:tiny", "--data", "DATA", "--metrics", "fid,psnr"], "psnr"),
         (["-m", "random:tiny", "--data", "DATA", "-n", "1"], "--num-samples"),
-        (["-m", "random:tiny", "--data", "DATA", "--metrics", "attr"], "--reader"),
         (["-m", "random:tiny", "--data", "DATA", "--identity", "facenet"], "--identity"),
     ],
 )

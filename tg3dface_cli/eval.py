@@ -1,6 +1,6 @@
 """`tg3dface eval`: FID/KID, CLIP score, MVIC, attribute accuracy and view-warp consistency of model bundles.
 
-`tg3dface eval train-reader` trains the attribute reader that `--metrics attr` needs.
+`tg3dface eval train-reader` trains an attribute reader for `--metrics attr` (default: the shipped one).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def eval_(
         Path | None, typer.Option("--arcface-weights", help="facexlib recognition_arcface_ir_se50.pth.")
     ] = None,
     reader: Annotated[
-        Path | None, typer.Option("--reader", help="Attribute reader folder (tg3dface eval train-reader).")
+        Path | None, typer.Option("--reader", help="Attribute reader folder (default: the shipped one).")
     ] = None,
     weights_dir: Annotated[
         str | None, typer.Option("--weights-dir", help="Local weights folder (default: $TG3DFACE_HOME).")
@@ -119,8 +119,6 @@ def eval_(
             usage_error("--batch-size must be at least 1")
         if identity not in IDENTITY_MODELS:
             usage_error(f"--identity {identity!r}: expected {' or '.join(IDENTITY_MODELS)}")
-        if "attr" in chosen and reader is None:
-            usage_error("--metrics attr needs --reader READER (make one with `tg3dface eval train-reader`)")
         config = EvalConfig(
             models=tuple(models),
             data=data,

@@ -32,6 +32,8 @@ from pipelines.metrics.attributes import (
 
 WEIGHTS_FILE = "reader.safetensors"
 CONFIG_FILE = "reader.json"
+SHIPPED_READER = Path(__file__).resolve().parents[1] / "assets" / "attribute_reader"
+"""The reader that ships with the package (see its README.md for how it was trained)."""
 
 
 @dataclass(frozen=True)
