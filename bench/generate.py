@@ -94,6 +94,9 @@ def _time_mesh(preset: str, resolution: int, threads: int) -> dict:
 
 
 def _child(task: tuple, queue) -> None:
+    from pipelines.core.runtime import tune_allocator
+
+    tune_allocator()  # as the tg3dface command does
     kind, *args = task
     result = _time_images(*args) if kind == "images" else _time_mesh(*args)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

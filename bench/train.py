@@ -32,6 +32,10 @@ def main() -> None:
 
     import torch
 
+    from pipelines.core.runtime import tune_allocator
+
+    tune_allocator()
+
     from pipelines.core.device import resolve_device
     from pipelines.core.encoders import load_encoder
     from pipelines.core.parsing import load_parser

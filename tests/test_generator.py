@@ -130,3 +130,14 @@ def test_package_level_loader(tmp_path):
     generator = random_generator("tiny", seed=0, text_encoder="builtin:tiny-random", text_dim=64)
     loaded = pipelines.load_generator(save_bundle(generator, tmp_path / "b"))
     assert loaded.config == generator.config
+
+
+def test_allocator_tuning_applies_on_linux_and_respects_opt_out(monkeypatch):
+    import sys
+
+    from pipelines.core.runtime import tune_allocator
+
+    monkeypatch.setenv("TG3DFACE_NO_MALLOC_TUNING", "1")
+    assert tune_allocator() is False
+    monkeypatch.delenv("TG3DFACE_NO_MALLOC_TUNING")
+    assert tune_allocator() is sys.platform.startswith("linux")
