@@ -196,3 +196,22 @@ def test_corrupted_bundle_exits_1_with_one_line(tmp_path):
     assert result.stderr.count("\n") == 1 and "corrupt or truncated" in result.stderr
     assert not (tmp_path / "o").exists()
     assert invoke("a face", "--model", str(bundle), "--out", str(tmp_path / "o"), "-v").exit_code == 1
+
+
+def test_truncation_num_device_and_mp4(tmp_path):
+    import imageio.v3 as iio
+    import torch
+
+    from pipelines.core.samples import load_latent
+
+    out = tmp_path / "t"
+    args = ["a woman", "--num", "2", "--seed", "5", "--truncation", "0.0", "--device", "cpu", "--video"]
+    result = invoke(*args, "--video-frames", "4", "--out", str(out), "--json", *FAST)
+    assert result.exit_code == 0, result.output
+    assert [item["seed"] for item in json.loads(result.stdout)["items"]] == [5, 6]
+    first, second = (load_latent(out / f"a-woman-seed{s}") for s in (5, 6))
+    # psi = 0 puts every seed of a prompt on the prompt's average w
+    torch.testing.assert_close(first.ws, second.ws)
+    assert first.info["truncation"] == 0.0
+    frames = iio.imread(out / "a-woman-seed5" / "turntable.mp4")
+    assert frames.shape[0] == 4 and frames.shape[-1] == 3
