@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from tg3dface_cli import env, generate, prepare, train
+from tg3dface_cli import edit, encoders, env, generate, invert, prepare, train
+from tg3dface_cli import eval as eval_cmd
 
 app = typer.Typer(
     name="tg3dface",
@@ -17,11 +18,18 @@ app = typer.Typer(
 app.command("generate", epilog=generate.EPILOG)(generate.generate)
 app.command("env")(env.env)
 app.add_typer(prepare.app, name="prepare")
+app.add_typer(eval_cmd.app, name="eval")
+app.add_typer(encoders.app, name="encoders")
 app.command("train", epilog=train.EPILOG)(train.train)
+app.command("edit", epilog=edit.EPILOG)(edit.edit)
+app.command("invert", epilog=invert.EPILOG)(invert.invert)
 
 
 def main() -> None:
     """Console-script entry point."""
+    from pipelines.core.runtime import tune_allocator
+
+    tune_allocator()
     app()
 
 

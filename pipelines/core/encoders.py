@@ -8,6 +8,8 @@ bundle and metrics file:
     openclip:<model>:<file>   an open_clip model + a local .safetensors / .bin / .pt / .pth file
     local-dir:<folder>        open_clip's folder format (open_clip_config.json + open_clip_model.safetensors)
     builtin:tiny-random       a tiny architecture, randomly initialised with a fixed seed (tests, smoke runs)
+    builtin:synthetic-clip    the small CLIP trained on the synthetic world, shipped in
+                              pipelines/assets/synthetic_clip/ (it knows only synthetic heads)
 
 open_clip is imported inside the functions that need it, so importing this module is cheap.
 """
@@ -30,18 +32,29 @@ from torch import Tensor, nn
 from pipelines.core.weights import hub_cache_dir, missing_weights_message, weights_home
 from pipelines.errors import InvalidInputError, MissingWeightsError
 
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+OPEN_CLIP_CONFIG_DIR = ASSETS_DIR / "open_clip"
+"""The bundled open_clip architectures (`<name>.json`), registered with open_clip on first use."""
 TINY_MODEL_NAME = "tg3dface-tiny"
-"""The open_clip architecture name of the bundled tiny config (registered on first use)."""
-TINY_CONFIG_PATH = Path(__file__).resolve().parents[1] / "assets" / "open_clip" / f"{TINY_MODEL_NAME}.json"
+"""The open_clip architecture name of the bundled tiny config."""
+TINY_CONFIG_PATH = OPEN_CLIP_CONFIG_DIR / f"{TINY_MODEL_NAME}.json"
 TINY_RANDOM_SPEC = "builtin:tiny-random"
 TINY_RANDOM_SEED = 0
+SYNTHETIC_MODEL_NAME = "tg3dface-synthetic"
+"""The open_clip architecture of the shipped synthetic-domain CLIP."""
+SYNTHETIC_CLIP_SPEC = "builtin:synthetic-clip"
+SYNTHETIC_CLIP_DIR = ASSETS_DIR / "synthetic_clip"
+"""The shipped synthetic-domain CLIP in open_clip's local-folder format."""
 OPEN_CLIP_SUBDIR = "open_clip"
 """Plain copies of tag weights live at <weights home>/open_clip/<hub repo id>/<file name>."""
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 HUB_SAFE_WEIGHTS_NAME = "open_clip_model.safetensors"
 HUB_WEIGHTS_NAME = "open_clip_pytorch_model.bin"
 HUB_PROBE_TIMEOUT_S = 5.0
-SPEC_FORMS = "openclip:<model>:<tag or weights file>, local-dir:<folder> or builtin:tiny-random"
+SPEC_FORMS = (
+    "openclip:<model>:<tag or weights file>, local-dir:<folder>, "
+    "builtin:tiny-random or builtin:synthetic-clip"
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,8 @@ def parse_encoder_spec(spec: str) -> EncoderSpec:
     rest = rest.strip()
     if prefix == "builtin" and rest == "tiny-random":
         return EncoderSpec("builtin", TINY_MODEL_NAME, rest)
+    if prefix == "builtin" and rest == "synthetic-clip":
+        return EncoderSpec("builtin", SYNTHETIC_MODEL_NAME, rest)
     if prefix == "local-dir" and rest:
         return EncoderSpec("local-dir", "", os.path.abspath(os.path.expanduser(rest)))
     model, _, source = rest.partition(":")
@@ -85,7 +100,7 @@ def parse_encoder_spec(spec: str) -> EncoderSpec:
 def _parse_open_clip_spec(spec: str, model: str, source: str) -> EncoderSpec:
     import open_clip
 
-    _register_tiny_config()
+    register_builtin_configs()
     if open_clip.get_model_config(model) is None:
         raise InvalidInputError(
             f"encoder spec {spec!r}: unknown open_clip model {model!r} (open_clip.list_models() lists them)"
@@ -182,16 +197,17 @@ def _build_open_clip(spec: EncoderSpec, home: Path) -> tuple[nn.Module, object]:
     """The open_clip model (on the CPU) and its tokenizer for a parsed spec."""
     import open_clip
 
-    _register_tiny_config()
-    if spec.kind == "builtin":
+    register_builtin_configs()
+    local_dir = _local_dir(spec)
+    if spec.encoder_id == TINY_RANDOM_SPEC:
         # the id already says the weights are random; open_clip's warning would only add noise to stderr
         with torch.random.fork_rng(devices=[]), _quiet_root_logger():
             torch.manual_seed(TINY_RANDOM_SEED)
             model = open_clip.create_model(spec.model, pretrained=None)
-    elif spec.kind == "local-dir":
-        _check_local_dir(Path(spec.source))
+    elif local_dir is not None:
+        _check_local_dir(local_dir, spec.encoder_id)
         try:
-            model = open_clip.create_model(spec.encoder_id)
+            model = open_clip.create_model(f"local-dir:{local_dir}")
         except ValueError as error:  # open_clip's message for an unreadable open_clip_config.json
             raise InvalidInputError(f"{spec.encoder_id}: {error}") from error
     else:
@@ -211,7 +227,7 @@ def _build_open_clip(spec: EncoderSpec, home: Path) -> tuple[nn.Module, object]:
             raise InvalidInputError(
                 f"{spec.encoder_id}: the weights in {checkpoint} do not fit the open_clip model {spec.model}"
             ) from error
-    tokenizer_name = spec.encoder_id if spec.kind == "local-dir" else spec.model
+    tokenizer_name = f"local-dir:{local_dir}" if local_dir is not None else spec.model
     try:
         tokenizer = open_clip.get_tokenizer(tokenizer_name)
     except OSError as error:
@@ -219,15 +235,24 @@ def _build_open_clip(spec: EncoderSpec, home: Path) -> tuple[nn.Module, object]:
     return model, tokenizer
 
 
-def _register_tiny_config() -> None:
+def register_builtin_configs() -> None:
+    """Register the bundled open_clip architectures (pipelines/assets/open_clip/*.json) with open_clip."""
     import open_clip
 
-    if TINY_MODEL_NAME not in open_clip.list_models():
-        open_clip.add_model_config(TINY_CONFIG_PATH)
+    if not {TINY_MODEL_NAME, SYNTHETIC_MODEL_NAME} <= set(open_clip.list_models()):
+        open_clip.add_model_config(OPEN_CLIP_CONFIG_DIR)
 
 
-def _check_local_dir(folder: Path) -> None:
-    where = f"local-dir:{folder}"
+def _local_dir(spec: EncoderSpec) -> Path | None:
+    """The open_clip local folder a spec loads from (a local-dir spec or the shipped synthetic CLIP)."""
+    if spec.kind == "local-dir":
+        return Path(spec.source)
+    if spec.encoder_id == SYNTHETIC_CLIP_SPEC:
+        return SYNTHETIC_CLIP_DIR
+    return None
+
+
+def _check_local_dir(folder: Path, where: str) -> None:
     if not folder.is_dir():
         raise MissingWeightsError(f"{where}: folder not found")
     if not (folder / "open_clip_config.json").is_file():

@@ -1,0 +1,171 @@
+"""Train a small open_clip model contrastively on synthetic image–caption pairs, and export it in
+open_clip's local-folder format (open_clip_config.json + open_clip_model.safetensors)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from pipelines.core.encoders import SYNTHETIC_MODEL_NAME
+from pipelines.core.io import staged_folder, write_with
+from pipelines.encoders_training.checksums import write_checksums
+from pipelines.encoders_training.data import (
+    SplitData,
+    load_split,
+    random_affine,
+    step_generator,
+    to_unit_range,
+)
+from pipelines.encoders_training.loop import (
+    MODEL_DIR,
+    EncoderTrainResult,
+    LoopConfig,
+    ProgressFn,
+    prepare_run_dir,
+    run_config,
+    run_loop,
+)
+
+CONFIG_NAME = "open_clip_config.json"
+WEIGHTS_NAME = "open_clip_model.safetensors"
+MAX_LOGIT_SCALE = 4.6052
+"""ln(100): CLIP's cap on the learned inverse temperature."""
+
+
+@dataclass(frozen=True)
+class ClipTrainConfig(LoopConfig):
+    """How the synthetic-domain CLIP is trained (defaults: the shipped model's recipe)."""
+
+    steps: int = 1600
+    """Optimiser steps (1600 x 128 = 11.4 epochs of 18k training images)."""
+    model: str = SYNTHETIC_MODEL_NAME
+    """open_clip architecture name (bundled ones live in pipelines/assets/open_clip/)."""
+    max_shift: float = 0.06
+    """Largest random shift, as a fraction of the image side."""
+    max_scale: float = 0.06
+    """Largest random relative zoom."""
+    store_fp16: bool = True
+    """Store the exported weights as float16 (half the size; they load into a float32 model)."""
+
+
+class _ContrastiveStep:
+    """The loss of one step: a batch of images, one random caption each, symmetric InfoNCE (equal captions
+    count as positives of each other)."""
+
+    def __init__(
+        self, model: nn.Module, tokenizer, data: SplitData, config: ClipTrainConfig, device: torch.device
+    ) -> None:
+        self.model, self.tokenizer, self.data, self.config = model, tokenizer, data, config
+        self.device = device
+        self.mean = torch.tensor(model.visual.image_mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(model.visual.image_std, device=device).view(1, 3, 1, 1)
+        self._epoch: tuple[int, Tensor] = (-1, torch.empty(0))
+
+    def _indices(self, step: int) -> Tensor:
+        """(B,) image indices: consecutive slices of one fixed permutation per epoch."""
+        count = len(self.data)
+        positions = step * self.config.batch + torch.arange(self.config.batch)
+        indices = torch.empty_like(positions)
+        for epoch in positions.div(count, rounding_mode="floor").unique().tolist():
+            if self._epoch[0] != epoch:
+                order = torch.randperm(count, generator=step_generator(self.config.seed, -1 - epoch))
+                self._epoch = (epoch, order)
+            here = positions.div(count, rounding_mode="floor") == epoch
+            indices[here] = self._epoch[1][positions[here] % count]
+        return indices
+
+    def __call__(self, step: int) -> tuple[Tensor, dict[str, float]]:
+        from pipelines.core.losses import contrastive_loss
+
+        generator = step_generator(self.config.seed, step)
+        indices = self._indices(step).tolist()
+        choice = torch.rand(len(indices), generator=generator)
+        captions = [
+            self.data.captions[i][int(c * len(self.data.captions[i]))]
+            for i, c in zip(indices, choice.tolist(), strict=True)
+        ]
+        images, _ = random_affine(
+            to_unit_range(self.data.images[indices].to(self.device)),
+            generator,
+            self.config.max_shift,
+            self.config.max_scale,
+        )
+        ids = {caption: number for number, caption in enumerate(dict.fromkeys(captions))}
+        groups = torch.tensor([ids[c] for c in captions], device=self.device)
+        image_features = self.model.encode_image(((images + 1) / 2 - self.mean) / self.std)
+        text_features = self.model.encode_text(self.tokenizer(captions).to(self.device))
+        logit_scale = self.model.logit_scale.clamp(max=MAX_LOGIT_SCALE)
+        loss = contrastive_loss(image_features, text_features, torch.exp(-logit_scale), groups)
+        return loss, {"loss": float(loss.detach()), "logit_scale": float(logit_scale.detach().exp())}
+
+
+def build_clip(model_name: str, seed: int) -> tuple[nn.Module, object]:
+    """A randomly initialised open_clip model (seeded, global RNG untouched) and its tokenizer."""
+    import open_clip
+
+    from pipelines.core.encoders import _quiet_root_logger, register_builtin_configs
+
+    register_builtin_configs()
+    with torch.random.fork_rng(devices=[]), _quiet_root_logger():
+        torch.manual_seed(seed)
+        model = open_clip.create_model(model_name, pretrained=None)
+    return model, open_clip.get_tokenizer(model_name)
+
+
+def train_clip(
+    data: str | Path,
+    out: str | Path,
+    config: ClipTrainConfig = ClipTrainConfig(),
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    device: str = "cpu",
+) -> EncoderTrainResult:
+    """Train on the "train" split of `data`; write the run folder `out` and its exported model.
+
+    Args:
+        data: a synthetic dataset folder (built without --holdout, so every attribute value is learned).
+        out: the run folder (see `pipelines.encoders_training.loop`); the model lands in out/model/.
+        resume: continue from out/state/ when it exists.
+        overwrite: start afresh in an existing run folder.
+        device: where to train (auto, cpu, cuda or cuda:N).
+    """
+    from pipelines.core.device import resolve_device
+
+    started = time.perf_counter()
+    run_dir = Path(out)
+    resuming = prepare_run_dir(run_dir, run_config("clip", Path(data), config), resume, overwrite)
+    model, tokenizer = build_clip(config.model, config.seed)
+    target = resolve_device(device)
+    model.to(target)
+    split = load_split(data, "train", resolution=model.visual.image_size[0])
+    step_loss = _ContrastiveStep(model, tokenizer, split, config, target)
+    step = run_loop(run_dir, model, config, step_loss, resuming, progress, should_stop)
+    model_dir = run_dir / MODEL_DIR
+    if step == config.steps:
+        export_clip(model, config.model, model_dir, config.store_fp16)
+    return EncoderTrainResult(run_dir, model_dir, step, time.perf_counter() - started)
+
+
+def export_clip(model: nn.Module, model_name: str, folder: Path, fp16: bool) -> Path:
+    """Write `model` as an open_clip local folder (loadable with 'local-dir:<folder>') plus SHA256SUMS."""
+    import open_clip
+    from open_clip.push_to_hf_hub import save_config_for_hf
+    from safetensors.torch import save_file
+
+    dtype = torch.float16 if fp16 else torch.float32
+    weights = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
+    with staged_folder(folder, overwrite=True) as staging:
+        write_with(
+            staging / CONFIG_NAME,
+            lambda path: save_config_for_hf(model, path, open_clip.get_model_config(model_name)),
+        )
+        save_file(weights, staging / WEIGHTS_NAME)
+        write_checksums(staging)
+    return folder
