@@ -150,10 +150,10 @@ def needs_quick_gelu(model: str, pretrained: str | None) -> bool:
         return bool(tag_cfg.get("quick_gelu", False))
     path = Path(pretrained)
     named = [path.name] + [part for part in path.parts if part.startswith("models--")]
-    return any("openai" in name.lower() for name in named) or _is_torchscript(path)
+    return any("openai" in name.lower() for name in named) or is_torchscript(path)
 
 
-def _is_torchscript(path: Path) -> bool:
+def is_torchscript(path: Path) -> bool:
     if not zipfile.is_zipfile(path):
         return False
     with zipfile.ZipFile(path) as archive:
@@ -182,7 +182,7 @@ def _load_cached(spec: EncoderSpec, device: str, home: str) -> ClipEncoder:
 
 
 @contextmanager
-def _quiet_root_logger() -> Iterator[None]:
+def quiet_root_logger() -> Iterator[None]:
     """Silence warnings on the root logger (where open_clip logs) for the duration of the block."""
     root = logging.getLogger()
     level = root.level
@@ -201,7 +201,7 @@ def _build_open_clip(spec: EncoderSpec, home: Path) -> tuple[nn.Module, object]:
     local_dir = _local_dir(spec)
     if spec.encoder_id == TINY_RANDOM_SPEC:
         # the id already says the weights are random; open_clip's warning would only add noise to stderr
-        with torch.random.fork_rng(devices=[]), _quiet_root_logger():
+        with torch.random.fork_rng(devices=[]), quiet_root_logger():
             torch.manual_seed(TINY_RANDOM_SEED)
             model = open_clip.create_model(spec.model, pretrained=None)
     elif local_dir is not None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from pipelines.core.weights import find_weight_file, weight_path
+from pipelines.core.weights import FACEXLIB_SUBDIR, find_weight_file, weight_path
 from pipelines.errors import InvalidInputError, MissingWeightsError
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ LANDMARK_NAMES = ("left_eye", "right_eye", "nose_tip", "left_mouth", "right_mout
 DETECTORS = ("auto", "dlib", "retinaface")
 DLIB_MODELS_PACKAGE = "face_recognition_models"
 DLIB_SHAPE_PREDICTOR = "shape_predictor_5_face_landmarks.dat"
-FACEXLIB_SUBDIR = "facexlib"
 FACEXLIB_RELEASE = "https://github.com/xinntao/facexlib/releases/download/v0.1.0/"
 RETINAFACE_FILES = {
     "retinaface_resnet50": "detection_Resnet50_Final.pth",

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pipelines.core.weights import find_weight_file
+from pipelines.core.weights import FACEXLIB_SUBDIR, find_weight_file
 from pipelines.data.labels import PARSING_CLASSES
 from pipelines.errors import InvalidInputError, MissingWeightsError
 
@@ -59,8 +59,6 @@ PARSER_WEIGHTS_FILE = "parser.safetensors"
 
 BISENET_FILE = "parsing_bisenet.pth"
 BISENET_URL = "https://github.com/xinntao/facexlib/releases/download/v0.2.0/parsing_bisenet.pth"
-FACEXLIB_SUBDIR = "facexlib"
-"""facexlib's files live under <weights home>/facexlib/ with their upstream names (its model_rootpath)."""
 BISENET_INPUT_SIZE = 512
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

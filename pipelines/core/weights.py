@@ -19,6 +19,9 @@ HOME_ENV_VAR = "TG3DFACE_HOME"
 DEFAULT_HOME = Path("~/.cache/tg3dface")
 HUB_CACHE_SUBDIR = "huggingface"
 
+FACEXLIB_SUBDIR = "facexlib"
+"""Folder of the weights home that holds facexlib's files (its `model_rootpath`)."""
+
 
 def weights_home(override: str | Path | None = None) -> Path:
     """The weights root: `override` (from `--weights-dir`), else `$TG3DFACE_HOME`, else `~/.cache/tg3dface`.

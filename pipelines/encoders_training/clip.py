@@ -108,10 +108,10 @@ def build_clip(model_name: str, seed: int) -> tuple[nn.Module, object]:
     """A randomly initialised open_clip model (seeded, global RNG untouched) and its tokenizer."""
     import open_clip
 
-    from pipelines.core.encoders import _quiet_root_logger, register_builtin_configs
+    from pipelines.core.encoders import quiet_root_logger, register_builtin_configs
 
     register_builtin_configs()
-    with torch.random.fork_rng(devices=[]), _quiet_root_logger():
+    with torch.random.fork_rng(devices=[]), quiet_root_logger():
         torch.manual_seed(seed)
         model = open_clip.create_model(model_name, pretrained=None)
     return model, open_clip.get_tokenizer(model_name)

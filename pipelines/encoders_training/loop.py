@@ -184,9 +184,9 @@ def save_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
     """Write model weights, optimiser tensors and the step atomically (safetensors + JSON, no pickles)."""
     from safetensors.torch import save_file
 
-    from pipelines.training.checkpoint import _optimizer_tensors
+    from pipelines.training.checkpoint import optimizer_tensors
 
-    tensors, meta = _optimizer_tensors("opt", optimizer)
+    tensors, meta = optimizer_tensors("opt", optimizer)
     with staged_folder(folder, overwrite=True) as staging:
         save_file(
             {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
@@ -201,7 +201,7 @@ def load_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer)
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from pipelines.training.checkpoint import _load_optimizer
+    from pipelines.training.checkpoint import load_optimizer
 
     try:
         state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
@@ -210,7 +210,7 @@ def load_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer)
         model.load_state_dict(weights)
     except (OSError, json.JSONDecodeError, SafetensorError, RuntimeError) as error:
         raise InvalidInputError(f"{folder}: not a complete state of this trainer ({error})") from error
-    _load_optimizer(optimizer, "opt", tensors, state["optimizer"]["param_groups"])
+    load_optimizer(optimizer, "opt", tensors, state["optimizer"]["param_groups"])
     return int(state["step"])
 
 

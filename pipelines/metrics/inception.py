@@ -164,7 +164,7 @@ def _resolve_state_dict(
 
 def _read_file(path: Path) -> dict[str, Tensor]:
     """A state dict from .safetensors, a plain torch file (weights_only) or a TorchScript archive."""
-    from pipelines.core.encoders import _is_torchscript
+    from pipelines.core.encoders import is_torchscript
 
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError
@@ -174,7 +174,7 @@ def _read_file(path: Path) -> dict[str, Tensor]:
             return load_file(path)
         except (SafetensorError, OSError) as error:
             raise InvalidInputError(f"{path}: corrupt safetensors file ({error})") from error
-    if _is_torchscript(path):
+    if is_torchscript(path):
         return convert_archive(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

@@ -32,7 +32,7 @@ def checkpoint_name(step: int) -> str:
     return f"step-{step:08d}"
 
 
-def _optimizer_tensors(
+def optimizer_tensors(
     prefix: str, optimizer: torch.optim.Optimizer
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Split an optimiser state dict into tensors (safetensors) and plain data (JSON)."""
@@ -44,7 +44,7 @@ def _optimizer_tensors(
     return tensors, {"param_groups": state["param_groups"]}
 
 
-def _load_optimizer(
+def load_optimizer(
     optimizer: torch.optim.Optimizer, prefix: str, tensors: dict[str, torch.Tensor], groups: list
 ) -> None:
     state: dict[int, dict[str, torch.Tensor]] = {}
@@ -60,8 +60,8 @@ def save_checkpoint(trainer, run_dir: Path, keep: int, extra: dict[str, Any]) ->
     from safetensors.torch import save_file
 
     folder = run_dir / "checkpoints" / checkpoint_name(trainer.step)
-    g_opt, g_meta = _optimizer_tensors("opt_G", trainer.opt_G)
-    d_opt, d_meta = _optimizer_tensors("opt_D", trainer.opt_D)
+    g_opt, g_meta = optimizer_tensors("opt_G", trainer.opt_G)
+    d_opt, d_meta = optimizer_tensors("opt_D", trainer.opt_D)
     live = {f"G.{k}": v.detach().cpu().contiguous() for k, v in trainer.G.state_dict().items()}
     with staged_folder(folder, overwrite=True) as staging:
         write_bundle_files(
@@ -114,6 +114,6 @@ def load_checkpoint(trainer, folder: Path) -> None:
         trainer.D.load_state_dict(discriminator)
     except RuntimeError as error:
         raise InvalidInputError(f"{folder}: weights do not match this run's configuration") from error
-    _load_optimizer(trainer.opt_G, "opt_G", tensors, state["opt_G"]["param_groups"])
-    _load_optimizer(trainer.opt_D, "opt_D", tensors, state["opt_D"]["param_groups"])
+    load_optimizer(trainer.opt_G, "opt_G", tensors, state["opt_G"]["param_groups"])
+    load_optimizer(trainer.opt_D, "opt_D", tensors, state["opt_D"]["param_groups"])
     trainer.step = int(state["step"])
