@@ -97,3 +97,41 @@ def handle_errors(verbose: bool = False) -> Iterator[None]:
         fail(str(error), error.exit_code)
     except KeyboardInterrupt:
         fail("interrupted", 130)
+
+
+# Options of every verb that writes sample bundles (generate, edit, invert).
+ViewsOption = Annotated[str, typer.Option("--views", help="A count, or YAW[:PITCH] degrees, comma list.")]
+VideoOption = Annotated[bool, typer.Option("--video", help="Write a turntable video.")]
+VideoFormatOption = Annotated[str, typer.Option("--video-format", help="mp4 (falls back to gif) or gif.")]
+VideoFramesOption = Annotated[int, typer.Option("--video-frames", help="Frames in the turntable.")]
+MeshOption = Annotated[str | None, typer.Option("--mesh", help="Export a mesh: ply, obj or glb.")]
+MeshResOption = Annotated[int, typer.Option("--mesh-res", help="Marching-cubes grid resolution.")]
+IsoOption = Annotated[float, typer.Option("--iso", help="Density level of the mesh surface.")]
+NoDepthOption = Annotated[bool, typer.Option("--no-depth", help="Skip the depth maps.")]
+
+
+def sample_outputs(
+    views: str, no_depth: bool, video: bool, video_format: str, video_frames: int, mesh: str | None,
+    mesh_res: int, iso: float,
+):  # fmt: skip
+    """Check the sample-bundle options (usage errors exit 2) and build a SampleOutputs."""
+    from pipelines.core.cameras import parse_views
+    from pipelines.core.samples import SampleOutputs
+
+    if video_format not in ("mp4", "gif"):
+        usage_error(f"--video-format {video_format!r}: expected mp4 or gif")
+    if mesh is not None and mesh not in ("ply", "obj", "glb"):
+        usage_error(f"--mesh {mesh!r}: expected ply, obj or glb")
+    try:
+        view_list = parse_views(views)
+    except ValueError as error:
+        usage_error(str(error))
+    return SampleOutputs(
+        views=tuple(view_list),
+        depth=not no_depth,
+        video=video_format if video else None,
+        video_frames=video_frames,
+        mesh=mesh,
+        mesh_resolution=mesh_res,
+        iso=iso,
+    )

@@ -9,12 +9,21 @@ import typer
 
 from tg3dface_cli.common import (
     DeviceOption,
+    IsoOption,
     JsonOption,
+    MeshOption,
+    MeshResOption,
+    NoDepthOption,
     Output,
     OverwriteOption,
     QuietOption,
     VerboseOption,
+    VideoFormatOption,
+    VideoFramesOption,
+    VideoOption,
+    ViewsOption,
     handle_errors,
+    sample_outputs,
     usage_error,
 )
 
@@ -40,12 +49,14 @@ def edit(
         float, typer.Option("--reg", help="Direction mode: weight keeping w near the source.")
     ] = 0.5,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Override the recorded model.")] = None,
-    views: Annotated[str, typer.Option("--views", help="A count, or YAW[:PITCH] degrees.")] = "0,-30,30",
-    video: Annotated[bool, typer.Option("--video", help="Write a turntable video.")] = False,
-    no_depth: Annotated[bool, typer.Option("--no-depth", help="Skip the depth maps.")] = False,
-    mesh: Annotated[str | None, typer.Option("--mesh", help="Export a mesh: ply, obj or glb.")] = None,
-    mesh_res: Annotated[int, typer.Option("--mesh-res", help="Marching-cubes grid resolution.")] = 128,
-    iso: Annotated[float, typer.Option("--iso", help="Density level of the mesh surface.")] = 10.0,
+    views: ViewsOption = "0,-30,30",
+    video: VideoOption = False,
+    video_format: VideoFormatOption = "mp4",
+    video_frames: VideoFramesOption = 48,
+    no_depth: NoDepthOption = False,
+    mesh: MeshOption = None,
+    mesh_res: MeshResOption = 128,
+    iso: IsoOption = 10.0,
     weights_dir: Annotated[str | None, typer.Option("--weights-dir", help="Local weights folder.")] = None,
     device: DeviceOption = "auto",
     json_output: JsonOption = False,
@@ -54,9 +65,7 @@ def edit(
     verbose: VerboseOption = False,
 ) -> None:
     """Edit faces with text: re-condition on the new text, or move along its CLIP direction."""
-    from pipelines.core.cameras import parse_views
     from pipelines.core.guidance import GuidanceConfig
-    from pipelines.core.samples import SampleOutputs
     from pipelines.edit import MODES, EditConfig
     from pipelines.edit import edit as run_edit
 
@@ -64,12 +73,7 @@ def edit(
     with handle_errors(verbose):
         if mode not in MODES:
             usage_error(f"--mode {mode!r}: expected {' or '.join(MODES)}")
-        if mesh is not None and mesh not in ("ply", "obj", "glb"):
-            usage_error(f"--mesh {mesh!r}: expected ply, obj or glb")
-        try:
-            view_list = parse_views(views)
-        except ValueError as error:
-            usage_error(str(error))
+        outputs = sample_outputs(views, no_depth, video, video_format, video_frames, mesh, mesh_res, iso)
         config = EditConfig(
             source=source,
             text=text,
@@ -78,14 +82,7 @@ def edit(
             strength=strength,
             guidance=GuidanceConfig(steps=steps, lr=lr, reg=reg),
             model=model,
-            outputs=SampleOutputs(
-                views=tuple(view_list),
-                depth=not no_depth,
-                video="mp4" if video else None,
-                mesh=mesh,
-                mesh_resolution=mesh_res,
-                iso=iso,
-            ),
+            outputs=outputs,
             device=device,
             weights_dir=weights_dir,
             overwrite=overwrite,

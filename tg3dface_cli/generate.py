@@ -9,12 +9,21 @@ import typer
 
 from tg3dface_cli.common import (
     DeviceOption,
+    IsoOption,
     JsonOption,
+    MeshOption,
+    MeshResOption,
+    NoDepthOption,
     Output,
     OverwriteOption,
     QuietOption,
     VerboseOption,
+    VideoFormatOption,
+    VideoFramesOption,
+    VideoOption,
+    ViewsOption,
     handle_errors,
+    sample_outputs,
     usage_error,
 )
 
@@ -44,18 +53,14 @@ def generate(
         int | None, typer.Option("--num", "-n", help="Number of seeds, starting at --seed.")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="First seed when --seeds is not given.")] = 0,
-    views: Annotated[
-        str, typer.Option("--views", help="A count, or YAW[:PITCH] degrees separated by commas.")
-    ] = "0,-30,30",
-    video: Annotated[bool, typer.Option("--video", help="Write a turntable video.")] = False,
-    video_format: Annotated[
-        str, typer.Option("--video-format", help="mp4 (falls back to gif) or gif.")
-    ] = "mp4",
-    video_frames: Annotated[int, typer.Option("--video-frames", help="Frames in the turntable.")] = 48,
-    mesh: Annotated[str | None, typer.Option("--mesh", help="Export a mesh: ply, obj or glb.")] = None,
-    mesh_res: Annotated[int, typer.Option("--mesh-res", help="Marching-cubes grid resolution.")] = 128,
-    iso: Annotated[float, typer.Option("--iso", help="Density level of the mesh surface.")] = 10.0,
-    no_depth: Annotated[bool, typer.Option("--no-depth", help="Skip the depth maps.")] = False,
+    views: ViewsOption = "0,-30,30",
+    video: VideoOption = False,
+    video_format: VideoFormatOption = "mp4",
+    video_frames: VideoFramesOption = 48,
+    mesh: MeshOption = None,
+    mesh_res: MeshResOption = 128,
+    iso: IsoOption = 10.0,
+    no_depth: NoDepthOption = False,
     truncation: Annotated[
         float, typer.Option("--truncation", help="Truncation psi toward the prompt's mean w.")
     ] = 1.0,
@@ -84,10 +89,8 @@ def generate(
     verbose: VerboseOption = False,
 ) -> None:
     """Generate 3D faces from text: multi-view images, depth maps, a turntable video and a mesh."""
-    from pipelines.core.cameras import parse_views
     from pipelines.core.guidance import GuidanceConfig
     from pipelines.core.inputs import parse_seeds, read_prompts_file
-    from pipelines.core.samples import SampleOutputs
     from pipelines.generate import GenerateConfig
     from pipelines.generate import generate as run_generate
 
@@ -95,17 +98,13 @@ def generate(
     with handle_errors(verbose):
         try:
             seed_list = parse_seeds(seeds) if seeds else list(range(seed, seed + (num or 1)))
-            view_list = parse_views(views)
         except ValueError as error:
             usage_error(str(error))
+        outputs = sample_outputs(views, no_depth, video, video_format, video_frames, mesh, mesh_res, iso)
         if seeds and num is not None:
             usage_error("give either --seeds or --num, not both")
         if num is not None and num < 1:
             usage_error("--num must be at least 1")
-        if video_format not in ("mp4", "gif"):
-            usage_error(f"--video-format {video_format!r}: expected mp4 or gif")
-        if mesh is not None and mesh not in ("ply", "obj", "glb"):
-            usage_error(f"--mesh {mesh!r}: expected ply, obj or glb")
         if guidance < 0 or guidance_space not in ("w", "w+"):
             usage_error("--guidance must be >= 0 and --guidance-space w or w+")
         prompt_list = _collect_prompts(prompts or [], prompts_file, read_prompts_file)
@@ -115,15 +114,7 @@ def generate(
             model=model,
             seeds=tuple(seed_list),
             truncation=truncation,
-            outputs=SampleOutputs(
-                views=tuple(view_list),
-                depth=not no_depth,
-                video=video_format if video else None,
-                video_frames=video_frames,
-                mesh=mesh,
-                mesh_resolution=mesh_res,
-                iso=iso,
-            ),
+            outputs=outputs,
             guidance=GuidanceConfig(guidance, guidance_lr, guidance_reg, guidance_space, neutral_prompt),
             batch_size=batch_size,
             device=device,

@@ -9,12 +9,21 @@ import typer
 
 from tg3dface_cli.common import (
     DeviceOption,
+    IsoOption,
     JsonOption,
+    MeshOption,
+    MeshResOption,
+    NoDepthOption,
     Output,
     OverwriteOption,
     QuietOption,
     VerboseOption,
+    VideoFormatOption,
+    VideoFramesOption,
+    VideoOption,
+    ViewsOption,
     handle_errors,
+    sample_outputs,
     usage_error,
 )
 
@@ -51,12 +60,14 @@ def invert(
     camera: Annotated[
         Path | None, typer.Option("--camera", help="With --aligned: JSON with 25 camera floats.")
     ] = None,
-    views: Annotated[str, typer.Option("--views", help="A count, or YAW[:PITCH] degrees.")] = "0,-30,30",
-    no_depth: Annotated[bool, typer.Option("--no-depth", help="Skip the depth maps.")] = False,
-    video: Annotated[bool, typer.Option("--video", help="Write a turntable video.")] = False,
-    mesh: Annotated[str | None, typer.Option("--mesh", help="Export a mesh: ply, obj or glb.")] = None,
-    mesh_res: Annotated[int, typer.Option("--mesh-res", help="Marching-cubes grid resolution.")] = 128,
-    iso: Annotated[float, typer.Option("--iso", help="Density level of the mesh surface.")] = 10.0,
+    views: ViewsOption = "0,-30,30",
+    no_depth: NoDepthOption = False,
+    video: VideoOption = False,
+    video_format: VideoFormatOption = "mp4",
+    video_frames: VideoFramesOption = 48,
+    mesh: MeshOption = None,
+    mesh_res: MeshResOption = 128,
+    iso: IsoOption = 10.0,
     weights_dir: Annotated[str | None, typer.Option("--weights-dir", help="Local weights folder.")] = None,
     device: DeviceOption = "auto",
     json_output: JsonOption = False,
@@ -65,9 +76,7 @@ def invert(
     verbose: VerboseOption = False,
 ) -> None:
     """Reconstruct a 3D face from one photo by GAN inversion (w, w+, optional pivotal tuning)."""
-    from pipelines.core.cameras import parse_views
     from pipelines.core.inversion import InversionConfig
-    from pipelines.core.samples import SampleOutputs
     from pipelines.invert import InvertConfig
     from pipelines.invert import invert as run_invert
 
@@ -75,14 +84,9 @@ def invert(
     with handle_errors(verbose):
         if space not in ("w", "w+"):
             usage_error(f"--space {space!r}: expected w or w+")
-        if mesh is not None and mesh not in ("ply", "obj", "glb"):
-            usage_error(f"--mesh {mesh!r}: expected ply, obj or glb")
         if camera is not None and not aligned:
             usage_error("--camera only applies with --aligned")
-        try:
-            view_list = parse_views(views)
-        except ValueError as error:
-            usage_error(str(error))
+        outputs = sample_outputs(views, no_depth, video, video_format, video_frames, mesh, mesh_res, iso)
         config = InvertConfig(
             photo=photo,
             out=out,
@@ -96,14 +100,7 @@ def invert(
             ),
             aligned=aligned,
             camera=camera,
-            outputs=SampleOutputs(
-                views=tuple(view_list),
-                depth=not no_depth,
-                video="mp4" if video else None,
-                mesh=mesh,
-                mesh_resolution=mesh_res,
-                iso=iso,
-            ),
+            outputs=outputs,
             device=device,
             weights_dir=weights_dir,
             overwrite=overwrite,
