@@ -171,16 +171,18 @@ def _true_pose_errors(records, own_template: bool = False) -> np.ndarray:
 
 
 def test_pose_from_true_landmarks_matches_the_true_camera(synthetic_faces, tiny_synthetic):
-    """The synthetic heads' true landmarks, aligned like the command aligns them: yaw within 5 degrees of
-    the truth with the mean template; pitch, which 5 landmarks pin down only through the nose, within 5
-    degrees on average over people whose noses differ; both within 2 degrees with each head's own 3D
-    landmarks as the template (so the solver itself is exact)."""
+    """The synthetic heads' true landmarks, aligned like the command aligns them, with the mean template:
+    yaw within 5 degrees of the truth, pitch within 5 degrees on average. Five landmarks fix pitch only
+    through where the nose tip falls between the eyes and the mouth, which differs from head to head (a
+    longer nose reads as a camera above), so one head's pitch can be off by up to about 18 degrees. With
+    each head's own 3D landmarks as the template both are within 1 degree: the solver and its conventions
+    are exact."""
     records = _records(synthetic_faces) + _records(tiny_synthetic)
     errors = _true_pose_errors(records)
-    assert errors[:, 0].max() < 5.0
-    assert np.median(errors[:, 1]) < 7.0
+    assert errors[:, 0].mean() < 5.0 and errors[:, 0].max() < 5.0
+    assert errors[:, 1].mean() < 5.0 and errors[:, 1].max() < 20.0
     own = _true_pose_errors(records, own_template=True)
-    assert own.max() < 2.0
+    assert own.max() < 1.0
 
 
 def _write_face(path, image, **save):

@@ -114,18 +114,34 @@ def test_layouts_are_detected_and_listed(tmp_path):
         "images/1.jpg": "no caption file (text/1.txt)",
         "text/7.txt": "caption file without an image",
     }
-    celebatext = tmp_path / "CelebAText-HQ"
-    _touch_image(celebatext / "images" / "3.jpg")
-    (celebatext / "celebAtext").mkdir()
-    (celebatext / "celebAtext" / "3.txt").write_text("A caption.\n")
-    assert detect_layout(celebatext) == "celebatext-hq"
-    assert list_source(celebatext).items[0].captions == ("A caption.",)
-    ffhq = tmp_path / "FFHQ-Text"
-    _touch_image(ffhq / "images" / "00012.png")
-    (ffhq / "text").mkdir()
-    (ffhq / "text" / "00012.txt").write_text("A caption.\n")
-    assert detect_layout(ffhq) == "ffhq-text"
     assert list_source(mm, layout="ffhq-text").layout == "ffhq-text"
+
+
+def test_the_released_data_sets_folders_are_read(tmp_path):
+    """The folders as the data sets ship them (MM-CelebA-HQ as loaders of the release read it, CelebAText-HQ
+    as its authors' loader reads it, FFHQ-Text as its description lists it), with CelebAText-HQ's stray
+    replacement characters."""
+    mm = tmp_path / "Multi-Modal-CelebA-HQ"
+    _touch_image(mm / "image" / "images" / "0.jpg")
+    (mm / "text" / "celeba-caption").mkdir(parents=True)
+    (mm / "text" / "celeba-caption" / "0.txt").write_text("The woman has wavy hair.\n")
+    listing = list_source(mm)
+    assert listing.layout == "mm-celeba-hq" and listing.rejected == []
+    assert [(i.key, i.captions) for i in listing.items] == [
+        ("image/images/0.jpg", ("The woman has wavy hair.",))
+    ]
+    celebatext = tmp_path / "CelebAText-HQ"
+    _touch_image(celebatext / "CelebAimg" / "3.jpg")
+    (celebatext / "captions").mkdir()
+    (celebatext / "captions" / "3.txt").write_text("Her hair\ufffd\ufffdis  long.\n", encoding="utf-8")
+    assert detect_layout(celebatext) == "celebatext-hq"
+    assert list_source(celebatext).items[0].captions == ("Her hair is long.",)
+    ffhq = tmp_path / "FFHQ-Text"
+    _touch_image(ffhq / "Image" / "00012.png")
+    (ffhq / "Text").mkdir()
+    (ffhq / "Text" / "00012.txt").write_text("A caption.\n")
+    assert detect_layout(ffhq) == "ffhq-text"
+    assert [i.key for i in list_source(ffhq).items] == ["Image/00012.png"]
 
 
 def test_generic_layouts_sidecar_and_jsonl(tmp_path):
@@ -196,7 +212,9 @@ def test_pose_recovers_orbit_cameras_of_the_template(template):
         pose = estimate_pose(aligned.landmarks, 512, template)
         assert math.degrees(pose.yaw) == pytest.approx(yaw_deg, abs=1.0)
         assert math.degrees(pose.pitch) == pytest.approx(pitch_deg, abs=1.0)
-        assert pose.reprojection_px < 3.0  # the label describes the aligned crop
+        # The label describes the aligned crop, up to the zoom of FFHQ's quad: set by the eyes of a frontal
+        # human face and by the mouth of a turned one, it shrinks a few % with yaw; the label keeps r = 2.7.
+        assert pose.reprojection_px < 6.0
         assert len(pose.label) == 25
 
 

@@ -2,12 +2,14 @@
 
 Layouts (docs/prepare.md describes each and what was assumed):
 
-- "mm-celeba-hq"  Multi-Modal-CelebA-HQ: an image folder (images/, CelebA-HQ-img/, ...) of `<id>.jpg`, a
-                  caption folder (text/ or celeba-caption/) of `<id>.txt` with one caption per line, and
-                  optionally CelebAMask-HQ's `CelebAMask-HQ-mask-anno/<id // 2000>/<id:05d>_<part>.png`.
-- "celebatext-hq" CelebAText-HQ: the same pairing of CelebA-HQ images and `<id>.txt` caption files, with
-                  a caption folder named like CelebAText-HQ (masks are used the same way when present).
-- "ffhq-text"     FFHQ-Text: FFHQ images `<id>.png` and `<id>.txt` caption files.
+- "mm-celeba-hq"  Multi-Modal-CelebA-HQ: an image folder (image/images/ as loaders of the release read it,
+                  CelebA-HQ-img/, ...) of `<id>.jpg`, a caption folder (text/celeba-caption/, ...) of
+                  `<id>.txt` with one caption per line, and optionally CelebAMask-HQ's
+                  `CelebAMask-HQ-mask-anno/<id // 2000>/<id:05d>_<part>.png`.
+- "celebatext-hq" CelebAText-HQ: the same pairing as its authors' loader reads it, CelebA-HQ images in
+                  CelebAimg/ and captions/<id>.txt, in a folder named like CelebAText-HQ (masks are used
+                  the same way when present).
+- "ffhq-text"     FFHQ-Text: FFHQ images `<id>.png` in Image/ and `<id>.txt` caption files in Text/.
 - "generic"       any images with a sidecar `<stem>.txt` beside each, or a `captions.jsonl` at the root
                   whose lines are {"image": relative path, "captions": [...]} ("file_name" / "text" also
                   accepted, a caption may be a string).
@@ -24,13 +26,17 @@ from pipelines.errors import InvalidInputError
 LAYOUTS = ("auto", "mm-celeba-hq", "celebatext-hq", "ffhq-text", "generic")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 JSONL_FILE = "captions.jsonl"
-IMAGE_DIRS = ("images", "image", "imgs", "img", "CelebA-HQ-img", "CelebAMask-HQ/CelebA-HQ-img", "ffhq")
+IMAGE_DIRS = (
+    "images", "image", "Image", "imgs", "img", "CelebA-HQ-img", "CelebAMask-HQ/CelebA-HQ-img", "CelebAimg",
+    "ffhq",
+)  # fmt: skip
+"""Image folders looked for, in order (searched recursively: the MM release's image/images/ is found)."""
 TEXT_DIRS = {
-    "mm-celeba-hq": ("text", "celeba-caption", "captions"),
-    "celebatext-hq": ("CelebAText-HQ", "celebatext", "celebAtext", "CelebAText", "text", "captions"),
-    "ffhq-text": ("text", "captions", "FFHQ-Text", "ffhq-text"),
+    "mm-celeba-hq": ("text/celeba-caption", "celeba-caption", "text", "captions"),
+    "celebatext-hq": ("captions", "CelebAText-HQ", "celebatext", "celebAtext", "CelebAText", "text"),
+    "ffhq-text": ("Text", "text", "captions", "FFHQ-Text", "ffhq-text"),
 }
-"""Caption folders looked for, per paired layout, in order."""
+"""Caption folders looked for, per paired layout, in order (the released data sets' own names first)."""
 MASK_DIRS = ("CelebAMask-HQ-mask-anno", "CelebAMask-HQ/CelebAMask-HQ-mask-anno")
 
 
@@ -76,12 +82,17 @@ def _images_under(folder: Path) -> list[Path]:
 
 
 def read_captions(path: Path) -> tuple[str, ...]:
-    """Non-empty stripped lines of a caption file (UTF-8; a BOM is ignored)."""
+    """Non-empty lines of a caption file (UTF-8; a BOM is ignored), whitespace runs made single spaces.
+
+    Replacement characters (U+FFFD) count as whitespace: some CelebAText-HQ caption files carry pairs of
+    them, which its authors' loader turns into a space too.
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise InvalidInputError(f"{path.name}: captions are not UTF-8 text") from error
-    return tuple(line.strip() for line in text.splitlines() if line.strip())
+    lines = (" ".join(line.replace("\ufffd", " ").split()) for line in text.splitlines())
+    return tuple(line for line in lines if line)
 
 
 def detect_layout(root: Path) -> str:

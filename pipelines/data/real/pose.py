@@ -5,17 +5,25 @@ world frame of a mean 3D landmark template, that best explains the landmarks of 
 EG3D's intrinsics (f = 4.2647, principal point 0.5, normalised by the crop size). As in EG3D's FFHQ labels,
 the camera keeps its rotation and its centre is moved along its direction from the origin to radius 2.7;
 the crop's framing (`align.framing_of`) makes that distance nearly right already, so the label reprojects
-the template onto the crop's landmarks (to ~1 px at 512 for the template itself). Yaw and pitch are
+the template onto the crop's landmarks to a few pixels at 512 (FFHQ's quad, set by the eyes of a frontal
+human face and by the mouth of a turned one, zooms the crop a few percent with yaw). Yaw and pitch are
 reported in EG3D's orbit sense: those of the orbit camera (radius 2.7, looking at the pivot (0, 0, 0.2))
 with the same viewing direction.
 
 Two templates, both in EG3D's world frame (y up, the face toward +z, "left" = the image's left = -x):
 
-- "human": mean adult proportions (pupils 63 mm apart; nose tip 36 mm below and 19 mm in front of them;
-  mouth corners 52 mm apart, 73 mm below and 6 mm behind them; the frontal 2D figures are ArcFace's
-  five-point template), scaled and placed so its FFHQ crop matches the synthetic heads' crop.
+- "human": the five standard landmarks of the Basel Face Model's mean face (Deep3DFaceRecon's, whose fits
+  gave EG3D its FFHQ cameras) with the eyes moved from the corner midpoints to the pupils, about 4 mm
+  further forward (MediaPipe's canonical face mesh): pupils 62 mm apart, nose tip 34 mm below and 38 mm in
+  front of them, mouth corners 50 mm apart, 67 mm below and 5 mm in front of them (the MediaPipe mesh
+  agrees within 3 mm). Scaled and placed so its FFHQ crop matches the synthetic heads' crop.
 - "synthetic": the mean landmarks of 400 synthetic heads (`pipelines.data.synthetic.landmarks`, seed 0);
-  the procedural heads have longer faces and noses than people, so their poses need their own template.
+  the procedural heads have longer faces than people, so their poses need their own template.
+
+Five landmarks fix pitch only through where the nose tip falls between the eyes and the mouth, and that
+varies from person to person: a face whose nose tip sits lower than the template's reads as seen from
+above. With a head's own 3D landmarks as the template the solve is exact; with the mean one, pitch carries
+that person's deviation (docs/prepare.md, "Accuracy of the cameras").
 """
 
 from __future__ import annotations
@@ -47,9 +55,11 @@ SYNTHETIC_TEMPLATE = np.array(
 )
 """(5, 3) mean world landmarks of the synthetic heads (LANDMARK_NAMES order)."""
 HUMAN_TEMPLATE_MM = np.array(
-    [[-31.5, 0.0, 0.0], [31.5, 0.0, 0.0], [0.0, -36.0, 19.0], [-26.0, -73.0, -6.0], [26.0, -73.0, -6.0]]
+    [[-31.1, 0.0, 0.0], [31.1, 0.0, 0.0], [0.0, -33.6, 38.4], [-25.0, -67.1, 5.4], [25.0, -67.1, 5.4]]
 )
-"""(5, 3) mean adult landmarks in millimetres about the pupils' midpoint (y up, z toward the viewer)."""
+"""(5, 3) mean adult landmarks in millimetres about the pupils' midpoint (y up, z toward the viewer): the
+Basel Face Model's five standard landmarks (Deep3DFaceRecon's `lm3d_std`, in 0.1 m units) made symmetric,
+the eyes 3.6 mm forward."""
 
 
 def _ffhq_half_size(template: np.ndarray) -> float:
