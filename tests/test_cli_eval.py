@@ -1,6 +1,7 @@
 """`tg3dface eval` through Typer's test runner: the metrics JSON, run logs, exit codes and one-line errors."""
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -54,8 +55,12 @@ def test_json_is_the_metrics_object_and_out_matches(data, tmp_path, weights_home
     assert clip["encoder"] == "builtin:tiny-random" and clip["score"] == pytest.approx(
         100 * clip["mean_cosine"], abs=1e-3
     )
-    assert payload["results"]["mvic"]["identity_model"] == "dlib-resnet-v1"
-    assert 0 <= payload["results"]["mvic"]["no_face_rate"] <= 1
+    mvic, warp = payload["results"]["mvic"], payload["results"]["warp"]
+    assert mvic["identity_model"] == "dlib-resnet-v1" and 0 <= mvic["no_face_rate"] <= 1
+    # true heads of the same 4 samples at the same views (32 px: dlib finds few faces, so only the shape)
+    assert set(mvic["reference"]) == {"num_samples", "ground_truth", "shuffled"}
+    assert mvic["reference"]["num_samples"] == 4 and mvic["reference"]["ground_truth"]["pairs"] >= 0
+    assert warp["reference"]["num_samples"] == 4 and warp["reference"]["ground_truth"]["psnr"] > 20
     written = json.loads(out.read_text())
     assert written["results"] == payload["results"]
 
@@ -124,7 +129,9 @@ def test_human_mode_prints_a_table_on_stderr(data):
         app, ["eval", "-m", "random:tiny", "--data", str(data), "-n", "2", "--metrics", "warp"]
     )
     assert result.exit_code == 0
-    assert "warp PSNR" in result.stderr and result.stdout == ""
+    assert result.stdout == ""
+    warp_row = next(line for line in result.stderr.splitlines() if "warp PSNR" in line)
+    assert len(re.findall(r"\d+\.\d\d", warp_row)) == 2  # the model's value and the ground truth
 
 
 @pytest.mark.parametrize(
@@ -135,6 +142,7 @@ def test_human_mode_prints_a_table_on_stderr(data):
         (["-m", "random:tiny", "--data", "DATA", "--metrics", "fid,psnr"], "psnr"),
         (["-m", "random:tiny", "--data", "DATA", "-n", "1"], "--num-samples"),
         (["-m", "random:tiny", "--data", "DATA", "--identity", "facenet"], "--identity"),
+        (["-m", "random:tiny", "--data", "DATA", "--reference-samples", "-1"], "--reference-samples"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(data, args, message):

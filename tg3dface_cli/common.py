@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pipelines import DEMO_MODEL
 from pipelines.errors import TG3DFaceError
 
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
@@ -21,6 +22,17 @@ JsonOption = Annotated[
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the main output path.")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")]
+GuidanceStepsOption = Annotated[
+    int, typer.Option("--guidance", help="Directional CLIP guidance steps K (0 = plain sampling).")
+]
+GuidanceLrOption = Annotated[float, typer.Option("--guidance-lr", help="Guidance step size on w.")]
+GuidanceRegOption = Annotated[
+    float, typer.Option("--guidance-reg", help="Weight keeping the guided w near the sampled one.")
+]
+GuidanceSpaceOption = Annotated[str, typer.Option("--guidance-space", help="w or w+.")]
+NeutralPromptOption = Annotated[
+    str, typer.Option("--neutral-prompt", help="Source text of the guidance direction.")
+]
 
 
 class Output:
@@ -51,6 +63,16 @@ class Output:
         """A warning on stderr, shown in every mode but --quiet."""
         if not self.quiet:
             self.console.print(f"[yellow]warning:[/yellow] {message}")
+
+    def note_model(self, model: str) -> None:
+        """Say plainly what kind of model made the faces: the shipped demo model or a random network."""
+        if model == DEMO_MODEL:
+            self.log(
+                f"model: {DEMO_MODEL}, the shipped synthetic-world demo model (it knows only the procedural "
+                "heads of `tg3dface prepare synthetic`; pass --model for your own bundle)"
+            )
+        elif model.startswith("random:"):
+            self.warn(f"{model} is a randomly initialised network, not a trained model: its faces are noise")
 
     def result(self, payload: dict[str, Any], main_path: str, summary: str) -> None:
         """Emit the verb's result: JSON, the main path, or a human summary."""
@@ -135,3 +157,12 @@ def sample_outputs(
         mesh_resolution=mesh_res,
         iso=iso,
     )
+
+
+def guidance_options(steps: int, lr: float, reg: float, space: str, neutral_prompt: str):
+    """The GuidanceConfig of the --guidance options (a usage error for impossible values)."""
+    from pipelines.core.guidance import GuidanceConfig
+
+    if steps < 0 or space not in ("w", "w+"):
+        usage_error("--guidance must be >= 0 and --guidance-space w or w+")
+    return GuidanceConfig(steps, lr, reg, space, neutral_prompt)

@@ -14,12 +14,18 @@ import typer
 
 from tg3dface_cli.common import (
     DeviceOption,
+    GuidanceLrOption,
+    GuidanceRegOption,
+    GuidanceSpaceOption,
+    GuidanceStepsOption,
     JsonOption,
+    NeutralPromptOption,
     Output,
     OverwriteOption,
     QuietOption,
     SeedOption,
     VerboseOption,
+    guidance_options,
     handle_errors,
     usage_error,
 )
@@ -33,6 +39,8 @@ EPILOG = """Examples:
   tg3dface eval train-reader --data data/synthetic-reader --out readers/r64
 
   tg3dface eval --model BUNDLE --data data/synthetic --metrics attr,warp --reader readers/r64
+
+  tg3dface eval --model BUNDLE --data data/synthetic --metrics attr,clip --guidance 20
 """
 
 app = typer.Typer(
@@ -84,9 +92,21 @@ def eval_(
     reader: Annotated[
         Path | None, typer.Option("--reader", help="Attribute reader folder (default: the shipped one).")
     ] = None,
+    reference_samples: Annotated[
+        int,
+        typer.Option(
+            "--reference-samples",
+            help="Samples whose true heads give the warp/mvic ground truth (synthetic sets; 0: none).",
+        ),
+    ] = 64,
     weights_dir: Annotated[
         str | None, typer.Option("--weights-dir", help="Local weights folder (default: $TG3DFACE_HOME).")
     ] = None,
+    guidance: GuidanceStepsOption = 0,
+    guidance_lr: GuidanceLrOption = 0.02,
+    guidance_reg: GuidanceRegOption = 0.5,
+    guidance_space: GuidanceSpaceOption = "w",
+    neutral_prompt: NeutralPromptOption = "a photo of a face",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write the metrics JSON here.")] = None,
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Override a random: model's preset field, KEY=VALUE.")
@@ -117,6 +137,8 @@ def eval_(
             usage_error("--num-samples must be at least 2")
         if batch_size < 1:
             usage_error("--batch-size must be at least 1")
+        if reference_samples < 0:
+            usage_error("--reference-samples must be at least 0")
         if identity not in IDENTITY_MODELS:
             usage_error(f"--identity {identity!r}: expected {' or '.join(IDENTITY_MODELS)}")
         config = EvalConfig(
@@ -132,8 +154,10 @@ def eval_(
             inception_weights=str(inception_weights) if inception_weights else None,
             identity=IdentityConfig(identity, str(arcface_weights) if arcface_weights else None),
             reader=str(reader) if reader else None,
+            reference_samples=reference_samples,
             weights_dir=weights_dir,
             model_overrides=tuple(overrides or ()),
+            guidance=guidance_options(guidance, guidance_lr, guidance_reg, guidance_space, neutral_prompt),
             out=out,
         )
         for model in models:

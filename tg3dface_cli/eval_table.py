@@ -53,14 +53,21 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, tuple[str, str] | Non
         shuffled = _fmt(ref["shuffled"]["score"], 2) if ref["shuffled"] else "-"
         rows.append(("CLIP score", _fmt(clip["score"], 2), (_fmt(ref["ground_truth"]["score"], 2), shuffled)))
     if "mvic" in results:
-        mvic = results["mvic"]
-        rows.append((f"MVIC ({mvic['identity_model']})", _fmt(mvic["mean"]), None))
-        rows.append(("MVIC no-face rate", _fmt(mvic["no_face_rate"]), None))
+        mvic, ref = results["mvic"], results["mvic"]["reference"]
+        truth, shuffled = ref["ground_truth"] or {}, ref.get("shuffled") or {}
+        rows.append(
+            (
+                f"MVIC ({mvic['identity_model']})",
+                _fmt(mvic["mean"]),
+                (_fmt(truth.get("mean")), _fmt(shuffled.get("mean"))),
+            )
+        )
+        rows.append(("MVIC no-face rate", _fmt(mvic["no_face_rate"]), (_fmt(truth.get("no_face_rate")), "")))
     if "warp" in results:
-        warp = results["warp"]
-        rows.append(("warp PSNR (dB)", _fmt(warp["psnr"], 2), None))
-        rows.append(("warp L1", _fmt(warp["l1"], 4), None))
-        rows.append(("warp coverage", _fmt(warp["coverage"]), None))
+        warp, truth = results["warp"], results["warp"]["reference"]["ground_truth"] or {}
+        rows.append(("warp PSNR (dB)", _fmt(warp["psnr"], 2), (_fmt(truth.get("psnr"), 2), "")))
+        rows.append(("warp L1", _fmt(warp["l1"], 4), (_fmt(truth.get("l1"), 4), "")))
+        rows.append(("warp coverage", _fmt(warp["coverage"]), (_fmt(truth.get("coverage")), "")))
     if "attr" in results:
         for domain in ("in_domain", "out_of_domain"):
             if domain in results["attr"]:

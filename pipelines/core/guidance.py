@@ -74,3 +74,35 @@ def guide(
             loss.sum().backward()
             optimizer.step()
     return variable.detach().expand_as(start).clone()
+
+
+def guide_from_neutral(
+    generator: TriPlaneGenerator,
+    encoder,
+    z: Tensor,
+    camera: Tensor,
+    text: Tensor,
+    ws: Tensor,
+    neutral: Tensor,
+    config: GuidanceConfig,
+    truncation: float = 1.0,
+) -> Tensor:
+    """Directional guidance of sampled latents (DESIGN §5.2): from the neutral render toward the prompt.
+
+    Args:
+        encoder: the model's text-image encoder (encode_image differentiable).
+        z: (N, z_dim) the samples' noise; camera: (N, 25) the scored view; text: (N, D) prompt features.
+        ws: (N, num_ws, w_dim) the sampled latents; neutral: (1, D) features of the neutral prompt t0.
+        truncation: the sampling's truncation psi (the neutral render uses the same).
+
+    Returns:
+        The guided ws (N, num_ws, w_dim); `ws` itself when config.steps is 0.
+    """
+    if config.steps <= 0:
+        return ws
+    neutral = neutral.expand(len(z), -1)
+    neutral_avg = generator.mean_w(neutral[:1]).expand(len(z), -1) if truncation != 1.0 else None
+    with torch.no_grad():
+        reference_ws = generator.map(z, camera, neutral, truncation, neutral_avg)
+        reference = encoder.encode_image(generator.synthesis(reference_ws, camera)["image"]).float()
+    return guide(generator, encoder.encode_image, ws, camera, text - neutral, reference, config)

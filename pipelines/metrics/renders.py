@@ -14,6 +14,8 @@ from pipelines.core.samples import view_camera
 from pipelines.metrics.sampling import EvalPrompt
 
 Advance = Callable[[int], None]
+Steer = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
+"""(z (N, z_dim), camera (N, 25), text (N, D), ws (N, num_ws, w_dim)) -> steered ws, e.g. guidance."""
 
 
 @dataclass
@@ -51,11 +53,13 @@ def render_prompts(
     prompts: Sequence[EvalPrompt],
     batch_size: int,
     advance: Advance | None = None,
+    steer: Steer | None = None,
 ) -> Tensor:
     """Render each prompt from its own camera, the mapping conditioned on that camera (as EG3D's FID does).
 
     Args:
         text: (N, D) the model encoder's features of the prompts' captions.
+        steer: optional, applied to the mapped latents before rendering (directional guidance).
 
     Returns:
         (N, 3, R, R) uint8 images on the CPU.
@@ -65,7 +69,10 @@ def render_prompts(
     for start in range(0, len(prompts), batch_size):
         batch = prompts[start : start + batch_size]
         camera = torch.tensor([p.camera for p in batch], dtype=torch.float32, device=device)
-        ws = generator.map(_latents(generator, batch, device), camera, text[start : start + len(batch)])
+        z, batch_text = _latents(generator, batch, device), text[start : start + len(batch)]
+        ws = generator.map(z, camera, batch_text)
+        if steer is not None:
+            ws = steer(z, camera, batch_text, ws)
         images.append(to_uint8(generator.synthesis(ws, camera)["image"]).cpu())
         if advance:
             advance(len(batch))
@@ -80,8 +87,10 @@ def render_sweep(
     yaws: Sequence[float],
     batch_size: int,
     advance: Advance | None = None,
+    steer: Steer | None = None,
 ) -> ViewSweep:
-    """Render each prompt's sample at every yaw (degrees, pitch 0) from one set of tri-planes."""
+    """Render each prompt's sample at every yaw (degrees, pitch 0) from one set of tri-planes (latents
+    optionally steered at the frontal view)."""
     device = text.device
     cameras = {yaw: view_camera(generator, yaw, 0.0).to(device) for yaw in yaws}
     frontal = generator.frontal_camera(1)
@@ -91,7 +100,11 @@ def render_sweep(
     for start in range(0, len(prompts), batch_size):
         batch = prompts[start : start + batch_size]
         n = len(batch)
-        ws = generator.map(_latents(generator, batch, device), frontal.expand(n, -1), text[start : start + n])
+        z, camera = _latents(generator, batch, device), frontal.expand(n, -1)
+        batch_text = text[start : start + n]
+        ws = generator.map(z, camera, batch_text)
+        if steer is not None:
+            ws = steer(z, camera, batch_text, ws)
         planes = generator.triplanes(ws)
         for yaw in yaws:
             out = generator.render(planes, ws, cameras[yaw].expand(n, -1))

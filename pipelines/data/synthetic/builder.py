@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -25,7 +24,7 @@ from pipelines.data.synthetic.landmarks import landmarks_2d, landmarks_3d
 from pipelines.data.synthetic.mesh import head_mesh, save_ply
 from pipelines.data.synthetic.params import params_to_dict
 from pipelines.data.synthetic.plan import ImageSpec, plan_image
-from pipelines.data.synthetic.render import HeadRenderer
+from pipelines.data.synthetic.render import HeadRenderer, one_thread
 
 SUBFOLDERS = ("images", "parsing", "depth")
 
@@ -52,7 +51,7 @@ def _render_batch(batch: _Batch) -> list[dict[str, Any]]:
     renderer = HeadRenderer(compiled=batch.compiled, device=batch.device)
     heads, cameras = torch.from_numpy(batch.heads), torch.from_numpy(batch.cameras)
     out = renderer.render(heads, cameras, batch.resolution, batch.supersample)
-    rgb = (out.rgb.numpy() * 255.0 + 0.5).astype(np.uint8)
+    rgb = out.rgb_uint8().numpy()
     points = landmarks_3d(heads)
     pixels = landmarks_2d(points, cameras, batch.resolution)
     root = Path(batch.root)
@@ -89,18 +88,6 @@ def _record(spec: ImageSpec, camera: np.ndarray, fields: dict[str, Any]) -> dict
     }
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Render single-threaded: sphere tracing is thousands of small kernel calls, and OpenMP barriers on
-    a busy machine made them up to 25x slower (measured); parallelism comes from worker processes."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _init_worker() -> None:
     torch.set_num_threads(1)
 
@@ -108,7 +95,7 @@ def _init_worker() -> None:
 def _results(batches: list[_Batch], workers: int) -> Iterator[list[dict[str, Any]]]:
     """Batch results in order, from this process or a spawn pool."""
     if workers == 1:
-        with _one_thread():
+        with one_thread():
             yield from map(_render_batch, batches)
         return
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
