@@ -8,6 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+DEMO_MODEL = "builtin:demo"
+"""The shipped synthetic-world demo model (pipelines/assets/demo_model), default of generate and invert."""
+
 if TYPE_CHECKING:
     import torch
 
@@ -15,10 +18,11 @@ if TYPE_CHECKING:
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> TriPlaneGenerator:
-    """Rebuild a generator from a model bundle folder (config.json + generator.safetensors)."""
+    """Rebuild a generator from a model bundle folder (config.json + generator.safetensors) or
+    `builtin:demo`."""
     from pipelines.core.bundle import load_generator as _load
 
     return _load(path, device)
 
 
-__all__ = ["load_generator"]
+__all__ = ["DEMO_MODEL", "load_generator"]

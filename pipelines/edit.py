@@ -67,11 +67,32 @@ class EditResult:
 
 
 def edited_prompt(source: str, edit: str) -> str:
-    """The new prompt: `edit` appended to `source` when it starts with a connector word, else `edit`."""
+    """The new prompt for an edit of `source`.
+
+    An edit starting with a connector word ("with blond hair", "wearing sunglasses") changes the source:
+    when the source describes every face part the edit names, each of those part phrases is replaced
+    ("She has short red hair." -> "She has blond hair."); otherwise the edit is appended. Any other edit
+    text is a whole new prompt.
+    """
     edit = edit.strip()
     if not edit:
         raise InvalidInputError("empty edit text")
-    return f"{source.rstrip(' .')} {edit}" if CONNECTORS.match(edit) else edit
+    if not CONNECTORS.match(edit):
+        return edit
+    replaced = _replace_part_phrases(source, edit)
+    return replaced if replaced is not None else f"{source.rstrip(' .')} {edit}"
+
+
+def _replace_part_phrases(source: str, edit: str) -> str | None:
+    """`source` with the edit's part phrases in place of its own; None unless it has all of them."""
+    from pipelines.data.real.parts import caption_parts
+
+    old_parts, new_parts = caption_parts(source), caption_parts(edit)
+    if not new_parts or any(not old_parts.get(part) or old_parts[part] not in source for part in new_parts):
+        return None
+    for part, phrase in new_parts.items():
+        source = source.replace(old_parts[part], phrase, 1)
+    return source
 
 
 def sample_folders(source: Path) -> list[Path]:
@@ -111,8 +132,8 @@ def edit(config: EditConfig, progress=None) -> EditResult:
     with torch.no_grad():
         for folder, latent in zip(folders, latents, strict=True):
             edited.append(
-                _edit_one(
-                    generator, encoder, latent.to(device) if hasattr(latent, "to") else latent, config, device
+                edit_latent(
+                    generator, encoder, latent, config.text, config.mode, config.strength, config.guidance
                 )
             )
             edited[-1].info["source_sample"] = str(folder.resolve())
@@ -148,30 +169,44 @@ def _recorded_model(latents: list[Latent], folders: list[Path]) -> str:
     return models.pop()
 
 
-def _edit_one(generator: TriPlaneGenerator, encoder, latent: Latent, config: EditConfig, device) -> Latent:
-    """The edited latent of one sample."""
+def edit_latent(
+    generator: TriPlaneGenerator,
+    encoder,
+    latent: Latent,
+    text: str,
+    mode: str = "recondition",
+    strength: float = 1.0,
+    guidance: GuidanceConfig = GuidanceConfig(steps=20),
+) -> Latent:
+    """The edited latent of one sample (on the generator's device).
+
+    Args:
+        latent: the source sample's latent (ws (1, num_ws, w_dim), text embedding, camera, z, info).
+        text: the edit (see `edited_prompt`); mode, strength, guidance: as in EditConfig.
+    """
+    device = next(generator.parameters()).device
     source_prompt = str(latent.info.get("prompt") or "")
-    prompt = edited_prompt(source_prompt, config.text)
+    prompt = edited_prompt(source_prompt, text)
     ws_src = latent.ws.to(device)
     camera = latent.camera.to(device)
     old_text = latent.text_embedding.to(device)
     new_text = encoder.encode_text([prompt]).float()
-    if config.mode == "recondition":
+    if mode == "recondition":
         ws_edit = _recondition(generator, latent, ws_src, camera, old_text, new_text)
     else:
         reference = encoder.encode_image(generator.synthesis(ws_src, camera)["image"]).float()
         ws_edit = guide(
-            generator, encoder.encode_image, ws_src, camera, new_text - old_text, reference, config.guidance
+            generator, encoder.encode_image, ws_src, camera, new_text - old_text, reference, guidance
         )
-    ws = ws_src + config.strength * (ws_edit - ws_src)
+    ws = ws_src + strength * (ws_edit - ws_src)
     info = {
         **latent.info,
         "prompt": prompt,
         "source_prompt": source_prompt,
-        "edit_guidance": to_dict(config.guidance) if config.mode == "direction" else None,
-        "edit": config.text,
-        "mode": config.mode,
-        "strength": config.strength,
+        "edit_guidance": to_dict(guidance) if mode == "direction" else None,
+        "edit": text,
+        "mode": mode,
+        "strength": strength,
         "source": "edit",
     }
     z = None if latent.z is None else latent.z.to(device)

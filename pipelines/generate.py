@@ -10,12 +10,13 @@ from typing import Any
 
 import torch
 
-from pipelines.core.bundle import RANDOM_PREFIX, load_generator, model_fingerprint, random_generator
+from pipelines import DEMO_MODEL
+from pipelines.core.bundle import RANDOM_PREFIX, load_generator, model_record, random_generator
 from pipelines.core.config import to_dict
 from pipelines.core.device import resolve_device
 from pipelines.core.encoders import check_encoder_id, load_encoder
 from pipelines.core.generator import TriPlaneGenerator
-from pipelines.core.guidance import GuidanceConfig, guide
+from pipelines.core.guidance import GuidanceConfig, guide_from_neutral
 from pipelines.core.inputs import slugify
 from pipelines.core.io import manifest_header, staged_folder, write_json_atomic
 from pipelines.core.samples import Latent, SampleOutputs, write_sample_batch
@@ -35,8 +36,9 @@ class GenerateConfig:
     """Text prompts; every prompt is generated with every seed."""
     out: Path
     """The output folder (a sample bundle set with its manifest.json)."""
-    model: str = f"{RANDOM_PREFIX}tiny"
-    """A model bundle folder, or `random:PRESET` for a seeded, randomly initialised network."""
+    model: str = DEMO_MODEL
+    """A model bundle folder, `builtin:demo` (the shipped synthetic-world model), or `random:PRESET` for a
+    seeded, randomly initialised network."""
     seeds: tuple[int, ...] = (0,)
     """Per-sample seeds: z comes from a CPU torch.Generator seeded with each."""
     truncation: float = 1.0
@@ -114,9 +116,7 @@ def generate(config: GenerateConfig, progress: ProgressFn | None = None) -> Gene
         files = [Path(f) for item in items for f in item["files"]]
         manifest = manifest_header(
             "samples",
-            model=config.model if model_random else str(Path(config.model).resolve()),
-            model_sha256=None if model_random else model_fingerprint(config.model),
-            model_is_random=model_random,
+            **model_record(config.model),
             model_config=to_dict(generator.config),
             text_encoder=encoder.encoder_id,
             device=str(device),
@@ -155,7 +155,9 @@ def _generate_all(
         camera = frontal.expand(len(batch), -1)
         ws = generator.map(z, camera, batch_text, config.truncation, batch_avg)
         if neutral is not None:
-            ws = _guide_from_neutral(generator, encoder, config, z, camera, batch_text, ws, neutral)
+            ws = guide_from_neutral(
+                generator, encoder, z, camera, batch_text, ws, neutral, config.guidance, config.truncation
+            )
         latents = [
             Latent(
                 ws=ws[i : i + 1],
@@ -181,24 +183,6 @@ def _generate_all(
         if progress:
             progress(len(batch))
     return items
-
-
-def _guide_from_neutral(
-    generator: TriPlaneGenerator,
-    encoder,
-    config: GenerateConfig,
-    z: torch.Tensor,
-    camera: torch.Tensor,
-    text: torch.Tensor,
-    ws: torch.Tensor,
-    neutral: torch.Tensor,
-) -> torch.Tensor:
-    """Directional guidance (DESIGN §5.2): from the neutral prompt's render (same z) toward the prompt."""
-    neutral = neutral.expand(len(z), -1)
-    neutral_avg = generator.mean_w(neutral[:1]).expand(len(z), -1) if config.truncation != 1.0 else None
-    reference_ws = generator.map(z, camera, neutral, config.truncation, neutral_avg)
-    reference = encoder.encode_image(generator.synthesis(reference_ws, camera)["image"]).float()
-    return guide(generator, encoder.encode_image, ws, camera, text - neutral, reference, config.guidance)
 
 
 def _sample_names(prompts: tuple[str, ...], seeds: tuple[int, ...]) -> list[str]:

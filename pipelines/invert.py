@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pipelines import DEMO_MODEL
 from pipelines.core.bundle import save_bundle
 from pipelines.core.config import to_dict
 from pipelines.core.device import resolve_device
@@ -39,7 +40,7 @@ class InvertConfig:
     """The input photo (any size), or an aligned crop with `aligned`."""
     out: Path
     """The output sample set folder."""
-    model: str = "random:tiny"
+    model: str = DEMO_MODEL
     """Model bundle folder or random:PRESET."""
     prompt: str = "a photo of a face"
     """The text condition the latent is found under (edit later changes it)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tg3dface_cli import edit, encoders, env, generate, invert, prepare, train
+from tg3dface_cli import edit, encoders, env, generate, invert, prepare, studies, train
 from tg3dface_cli import eval as eval_cmd
 
 app = typer.Typer(
@@ -18,6 +18,8 @@ app = typer.Typer(
 app.command("generate", epilog=generate.EPILOG)(generate.generate)
 app.command("env")(env.env)
 app.add_typer(prepare.app, name="prepare")
+eval_cmd.app.command("edits", epilog=studies.EDITS_EPILOG)(studies.edits)
+eval_cmd.app.command("inversion", epilog=studies.INVERSION_EPILOG)(studies.inversion)
 app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(encoders.app, name="encoders")
 app.command("train", epilog=train.EPILOG)(train.train)

@@ -7,12 +7,18 @@ from typing import Annotated
 
 import typer
 
+from pipelines import DEMO_MODEL
 from tg3dface_cli.common import (
     DeviceOption,
+    GuidanceLrOption,
+    GuidanceRegOption,
+    GuidanceSpaceOption,
+    GuidanceStepsOption,
     IsoOption,
     JsonOption,
     MeshOption,
     MeshResOption,
+    NeutralPromptOption,
     NoDepthOption,
     Output,
     OverwriteOption,
@@ -22,6 +28,7 @@ from tg3dface_cli.common import (
     VideoFramesOption,
     VideoOption,
     ViewsOption,
+    guidance_options,
     handle_errors,
     sample_outputs,
     usage_error,
@@ -42,8 +49,10 @@ def generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("outputs/generate"),
     model: Annotated[
         str,
-        typer.Option("--model", "-m", help="Model bundle folder, or random:PRESET (tiny, small, ffhq512)."),
-    ] = "random:tiny",
+        typer.Option(
+            "--model", "-m", help="Model bundle folder, builtin:demo, or random:PRESET (tiny/small/ffhq512)."
+        ),
+    ] = DEMO_MODEL,
     prompts_file: Annotated[
         Path | None,
         typer.Option("--prompts-file", help="Prompts, one per line (.txt) or JSON Lines (.jsonl)."),
@@ -65,17 +74,11 @@ def generate(
         float, typer.Option("--truncation", help="Truncation psi toward the prompt's mean w.")
     ] = 1.0,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Samples rendered together.")] = 4,
-    guidance: Annotated[
-        int, typer.Option("--guidance", help="Directional CLIP guidance steps K (0 = plain sampling).")
-    ] = 0,
-    guidance_lr: Annotated[float, typer.Option("--guidance-lr", help="Guidance step size on w.")] = 0.02,
-    guidance_reg: Annotated[
-        float, typer.Option("--guidance-reg", help="Weight keeping the guided w near the sampled one.")
-    ] = 0.5,
-    guidance_space: Annotated[str, typer.Option("--guidance-space", help="w or w+.")] = "w",
-    neutral_prompt: Annotated[
-        str, typer.Option("--neutral-prompt", help="Source text of the guidance direction.")
-    ] = "a photo of a face",
+    guidance: GuidanceStepsOption = 0,
+    guidance_lr: GuidanceLrOption = 0.02,
+    guidance_reg: GuidanceRegOption = 0.5,
+    guidance_space: GuidanceSpaceOption = "w",
+    neutral_prompt: NeutralPromptOption = "a photo of a face",
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Override a random: model's preset field, KEY=VALUE.")
     ] = None,
@@ -89,7 +92,6 @@ def generate(
     verbose: VerboseOption = False,
 ) -> None:
     """Generate 3D faces from text: multi-view images, depth maps, a turntable video and a mesh."""
-    from pipelines.core.guidance import GuidanceConfig
     from pipelines.core.inputs import parse_seeds, read_prompts_file
     from pipelines.generate import GenerateConfig
     from pipelines.generate import generate as run_generate
@@ -105,8 +107,9 @@ def generate(
             usage_error("give either --seeds or --num, not both")
         if num is not None and num < 1:
             usage_error("--num must be at least 1")
-        if guidance < 0 or guidance_space not in ("w", "w+"):
-            usage_error("--guidance must be >= 0 and --guidance-space w or w+")
+        guidance_config = guidance_options(
+            guidance, guidance_lr, guidance_reg, guidance_space, neutral_prompt
+        )
         prompt_list = _collect_prompts(prompts or [], prompts_file, read_prompts_file)
         config = GenerateConfig(
             prompts=tuple(prompt_list),
@@ -115,7 +118,7 @@ def generate(
             seeds=tuple(seed_list),
             truncation=truncation,
             outputs=outputs,
-            guidance=GuidanceConfig(guidance, guidance_lr, guidance_reg, guidance_space, neutral_prompt),
+            guidance=guidance_config,
             batch_size=batch_size,
             device=device,
             model_seed=seed,
@@ -123,10 +126,7 @@ def generate(
             weights_dir=weights_dir,
             overwrite=overwrite,
         )
-        if model.startswith("random:"):
-            output.warn(
-                f"{model} is a randomly initialised network, not a trained model: its faces are noise"
-            )
+        output.note_model(model)
         total = len(prompt_list) * len(seed_list)
         with output.progress("generating", total) as advance:
             result = run_generate(config, progress=advance)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from pipelines import DEMO_MODEL
 from tg3dface_cli.common import (
     DeviceOption,
     IsoOption,
@@ -40,8 +41,8 @@ EPILOG = """Examples:
 def invert(
     photo: Annotated[Path, typer.Argument(help="A photo (any size), or an aligned crop with --aligned.")],
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Model bundle folder or random:PRESET.")
-    ] = "random:tiny",
+        str, typer.Option("--model", "-m", help="Model bundle folder, builtin:demo or random:PRESET.")
+    ] = DEMO_MODEL,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("outputs/invert"),
     steps: Annotated[int, typer.Option("--steps", help="Optimisation steps in w.")] = 200,
     space: Annotated[str, typer.Option("--space", help="w, or w+ (w then per-layer refinement).")] = "w+",
@@ -87,6 +88,7 @@ def invert(
         if camera is not None and not aligned:
             usage_error("--camera only applies with --aligned")
         outputs = sample_outputs(views, no_depth, video, video_format, video_frames, mesh, mesh_res, iso)
+        output.note_model(model)
         config = InvertConfig(
             photo=photo,
             out=out,

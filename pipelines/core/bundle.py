@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from pipelines import DEMO_MODEL
 from pipelines.core.config import GeneratorConfig, from_dict, generator_config, to_dict
 from pipelines.core.generator import TriPlaneGenerator
 from pipelines.core.io import manifest_header, sha256_tree, staged_folder
@@ -16,6 +17,32 @@ from pipelines.errors import InvalidInputError, OutputExistsError
 CONFIG_FILE = "config.json"
 GENERATOR_FILE = "generator.safetensors"
 RANDOM_PREFIX = "random:"
+BUILTIN_MODELS = {DEMO_MODEL: Path(__file__).resolve().parents[1] / "assets" / "demo_model"}
+
+
+def bundle_folder(spec: str | Path) -> Path:
+    """The folder of a model spec: a shipped `builtin:` name, or a bundle folder path."""
+    if isinstance(spec, str) and spec.startswith("builtin:"):
+        if spec not in BUILTIN_MODELS:
+            raise InvalidInputError(f"{spec}: unknown built-in model (known: {', '.join(BUILTIN_MODELS)})")
+        folder = BUILTIN_MODELS[spec]
+        if not (folder / GENERATOR_FILE).is_file():
+            raise InvalidInputError(f"{spec}: the shipped model is missing from {folder} (reinstall)")
+        return folder
+    return Path(spec)
+
+
+def model_record(spec: str) -> dict[str, Any]:
+    """How manifests name a model: {"model", "model_sha256", "model_is_random"}.
+
+    `random:` and `builtin:` specs are kept as written (they mean the same on every machine); bundle
+    folders are recorded as absolute paths. The sha256 covers the bundle's files.
+    """
+    if spec.startswith(RANDOM_PREFIX):
+        return {"model": spec, "model_sha256": None, "model_is_random": True}
+    folder = bundle_folder(spec)
+    name = spec if spec in BUILTIN_MODELS else str(folder.resolve())
+    return {"model": name, "model_sha256": model_fingerprint(folder), "model_is_random": False}
 
 
 def save_bundle(
@@ -76,11 +103,12 @@ def read_bundle_config(path: str | Path) -> dict[str, Any]:
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> TriPlaneGenerator:
-    """Rebuild a generator from a bundle folder (config.json alone defines the network), in eval mode."""
+    """Rebuild a generator from a bundle folder or `builtin:` name (config.json alone defines the network),
+    in eval mode."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = Path(path)
+    path = bundle_folder(path)
     data = read_bundle_config(path)
     config = from_dict(GeneratorConfig, data["generator"], where=str(path / CONFIG_FILE))
     generator = TriPlaneGenerator(config)
@@ -124,4 +152,4 @@ def random_generator(
 
 def model_fingerprint(path: str | Path) -> str:
     """sha256 over a bundle folder's files (recorded in sample manifests)."""
-    return sha256_tree(path)
+    return sha256_tree(bundle_folder(path))
