@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from pipelines.core.bundle import model_record
 from pipelines.core.config import to_dict
 from pipelines.core.device import resolve_device
 from pipelines.core.encoders import check_encoder_id, load_encoder
@@ -144,7 +145,7 @@ def edit(config: EditConfig, progress=None) -> EditResult:
         items = write_sample_batch(staging, generator, edited, names, config.outputs)
         manifest = manifest_header(
             "samples",
-            model=model,
+            **model_record(model),
             text_encoder=encoder.encoder_id,
             device=str(device),
             params={

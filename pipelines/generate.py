@@ -112,11 +112,12 @@ def generate(config: GenerateConfig, progress: ProgressFn | None = None) -> Gene
     with staged_folder(out, config.overwrite) as staging, torch.no_grad():
         text = encoder.encode_text(list(config.prompts)).float()
         w_avg = generator.mean_w(text) if config.truncation != 1.0 else None
-        items = _generate_all(generator, encoder, config, text, w_avg, staging, progress)
+        record = model_record(config.model)
+        items = _generate_all(generator, encoder, config, record["model"], text, w_avg, staging, progress)
         files = [Path(f) for item in items for f in item["files"]]
         manifest = manifest_header(
             "samples",
-            **model_record(config.model),
+            **record,
             model_config=to_dict(generator.config),
             text_encoder=encoder.encoder_id,
             device=str(device),
@@ -134,12 +135,16 @@ def _generate_all(
     generator: TriPlaneGenerator,
     encoder,
     config: GenerateConfig,
+    model_name: str,
     text: torch.Tensor,
     w_avg: torch.Tensor | None,
     staging: Path,
     progress: ProgressFn | None,
 ) -> list[dict[str, Any]]:
-    """Map (and guide), render and write every (prompt, seed) pair in batches; returns manifest items."""
+    """Map (and guide), render and write every (prompt, seed) pair in batches; returns manifest items.
+
+    `model_name` is how latents record the model (see `model_record`), so `edit` finds it from anywhere.
+    """
     device = text.device
     pairs = [(p, s) for p in range(len(config.prompts)) for s in config.seeds]
     names = _sample_names(config.prompts, config.seeds)
@@ -170,7 +175,7 @@ def _generate_all(
                     "truncation": config.truncation,
                     "space": "w+" if config.guidance.steps and config.guidance.space == "w+" else "w",
                     "guidance": to_dict(config.guidance) if config.guidance.steps else None,
-                    "model": config.model,
+                    "model": model_name,
                     "model_seed": config.model_seed,
                     "text_encoder": generator.config.text_encoder,
                     "source": "generate",

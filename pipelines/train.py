@@ -70,7 +70,19 @@ def resolve_request_config(request: TrainRequest) -> RunConfig:
     config = resolve_run_config(
         request.preset if base is None else base.get("preset", request.preset), list(request.overrides), base
     )
+    _check_eval_metrics(config.train.eval_metrics)
     return _with_encoder_dim(config)
+
+
+def _check_eval_metrics(metrics: tuple[str, ...]) -> None:
+    """Periodic evaluation takes the metrics `tg3dface eval` knows; anything else is a config error."""
+    from pipelines.evaluate import METRICS
+
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise InvalidInputError(
+            f"train.eval_metrics: unknown metric {unknown[0]!r} (choose from {', '.join(METRICS)})"
+        )
 
 
 def _with_encoder_dim(config: RunConfig) -> RunConfig:

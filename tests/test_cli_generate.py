@@ -20,8 +20,9 @@ def invoke(*args, input=None):
 def test_json_lists_every_file_written(tmp_path):
     out = tmp_path / "out"
     result = invoke(
-        "a woman with red hair", "--seeds", "0-1", "--out", str(out), "--json", "--views", "0,-30:10"
-    )
+        "a woman with red hair", "--model", "random:tiny", "--seeds", "0-1", "--out", str(out), "--json",
+        "--views", "0,-30:10",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     files = {str(p) for p in out.rglob("*") if p.is_file()}

@@ -1,5 +1,7 @@
 """Presets, overrides and config validation."""
 
+from pathlib import Path
+
 import pytest
 
 from pipelines.core.config import (
@@ -48,3 +50,15 @@ def test_impossible_sizes_are_rejected():
         generator_config("tiny", ["generator.synthesis.plane_resolution=48"])
     with pytest.raises(InvalidInputError, match="not reachable"):
         generator_config("tiny", ["generator.image_resolution=63"])
+
+
+def test_list_fields_accept_unquoted_shell_lists_and_train_rejects_unknown_metrics():
+    from pipelines.train import TrainRequest, resolve_request_config
+    from pipelines.training.config import resolve_run_config
+
+    for text in ('["attr","clip"]', "[attr,clip]", "attr,clip"):
+        config = resolve_run_config("tiny", [f"train.eval_metrics={text}"])
+        assert config.train.eval_metrics == ("attr", "clip")
+    request = TrainRequest(Path("unused"), Path("unused"), overrides=("train.eval_metrics=[attr,fdi]",))
+    with pytest.raises(InvalidInputError, match="train.eval_metrics: unknown metric 'fdi'"):
+        resolve_request_config(request)

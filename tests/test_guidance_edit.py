@@ -14,7 +14,7 @@ from pipelines.generate import load_model, sample_z
 from tg3dface_cli.app import app
 
 runner = CliRunner()
-FAST = ["--views", "0", "--no-depth"]
+FAST = ["--model", "random:tiny", "--views", "0", "--no-depth"]
 
 
 @pytest.fixture(scope="module")

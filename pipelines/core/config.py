@@ -11,7 +11,7 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar, get_origin, get_type_hints
 
 from pipelines.errors import InvalidInputError
 
@@ -174,6 +174,8 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
             values[name] = from_dict(hint, value, f"{where}.{name}")
         elif isinstance(value, list):
             values[name] = tuple(value)
+        elif get_origin(hint) is tuple and isinstance(value, str):
+            values[name] = tuple(item.strip() for item in value.strip("[]()").split(",") if item.strip())
         elif hint is float and isinstance(value, int) and not isinstance(value, bool):
             values[name] = float(value)
         else:

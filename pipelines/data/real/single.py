@@ -8,7 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.core.faces import DetectorConfig, FaceDetection, FaceDetector, load_face_detector, main_face
+from pipelines.core.faces import (
+    DetectorConfig,
+    FaceDetection,
+    FaceDetector,
+    NoMainFaceError,
+    load_face_detector,
+    main_face,
+)
 from pipelines.data.real.align import Alignment, align_face, framing_of
 from pipelines.data.real.decode import decode_image
 from pipelines.data.real.pose import PoseEstimate, estimate_pose, template_view
@@ -57,7 +64,10 @@ def align_photo(
     """Read a photo file and return its aligned crop (R, R, 3) uint8 and 25-float camera label."""
     detector_config = DetectorConfig(weights_dir=weights_dir)
     detector = load_face_detector(detector_config, "cpu" if device == "auto" else device)
-    aligned = align_and_pose(
-        decode_image(path), detector, resolution, template, detector_config.main_face_ratio
-    )
+    try:
+        aligned = align_and_pose(
+            decode_image(path), detector, resolution, template, detector_config.main_face_ratio
+        )
+    except NoMainFaceError as error:
+        raise NoMainFaceError(f"{path}: {error}") from error
     return aligned.alignment.image, aligned.pose.label
