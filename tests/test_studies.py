@@ -28,6 +28,8 @@ def test_edit_study_at_strength_zero_changes_nothing(data):
     assert report["num_samples"] >= 2 and report["kind"] == "edit_study"
     assert edited["still_source_value"] == edited["accuracy_before"]
     assert unchanged["agreement"] == 1.0 and unchanged["before"] == unchanged["after"]
+    face = report["face_region"]
+    assert face["samples"] >= 1 and face["psnr"] > 100 > 40 > face["reference"]["different_faces"]  # identical
     for example in report["examples"]:
         assert example["target"] + " hair" in example["edited"]
 

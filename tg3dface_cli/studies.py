@@ -94,6 +94,8 @@ def edits(
             f"after {_fmt(unchanged['after']['overall'])}; unchanged reading {_fmt(unchanged['agreement'])}",
             f"  identity cosine source-edit: {_fmt(identity['source_vs_edit'])} "
             f"(different people: {_fmt(identity['reference']['different_identities'])}, {identity['model']})",
+            f"  face-region PSNR source-edit: {_fmt(report['face_region']['psnr'])} dB "
+            f"(different faces: {_fmt(report['face_region']['reference']['different_faces'])})",
         ]
         + ([f"wrote {out}"] if out else [])
     )
