@@ -6,12 +6,11 @@ cd "$(dirname "$0")/.."
 TG3DFACE="${TG3DFACE:-.venv/bin/tg3dface}"
 OUT="${1:-outputs/demo}"
 
-echo "NOTE: no trained model ships yet, so this demo uses a RANDOMLY INITIALISED 'tiny' network"
-echo "      (--model random:tiny). The pipeline is real; the faces are noise until a trained bundle exists."
-
+# No --model: the shipped synthetic-world demo model (builtin:demo), trained on this repository's
+# procedural heads only (pipelines/assets/demo_model/README.md).
 "$TG3DFACE" generate "a woman with red hair" \
-    --model random:tiny --seeds 0-1 --views 5 \
-    --video --mesh glb --mesh-res 96 --iso 0.8 \
+    --seeds 0-1 --views 5 \
+    --video --mesh glb --mesh-res 128 \
     --out "$OUT" --overwrite
 
 echo "outputs: $OUT (manifest: $OUT/manifest.json)"
