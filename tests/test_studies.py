@@ -29,7 +29,9 @@ def test_edit_study_at_strength_zero_changes_nothing(data):
     assert edited["still_source_value"] == edited["accuracy_before"]
     assert unchanged["agreement"] == 1.0 and unchanged["before"] == unchanged["after"]
     face = report["face_region"]
-    assert face["samples"] >= 1 and face["psnr"] > 100 > 40 > face["reference"]["different_faces"]  # identical
+    assert (
+        face["samples"] >= 1 and face["psnr"] > 100 > 40 > face["reference"]["different_faces"]
+    )  # identical
     for example in report["examples"]:
         assert example["target"] + " hair" in example["edited"]
 
@@ -62,7 +64,19 @@ def test_edit_study_cli_rejects_unknown_colours_and_real_data(data, tmp_path):
     out = tmp_path / "edits.json"
     result = runner.invoke(
         app,
-        ["eval", "edits", "--model", "random:tiny", "--data", str(data), "-n", "3", "--json", "--out", str(out)],
+        [
+            "eval",
+            "edits",
+            "--model",
+            "random:tiny",
+            "--data",
+            str(data),
+            "-n",
+            "3",
+            "--json",
+            "--out",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == json.loads(out.read_text())
