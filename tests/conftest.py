@@ -31,3 +31,14 @@ def tiny_synthetic(tmp_path_factory):
     out = tmp_path_factory.mktemp("synthetic") / "data"
     prepare_synthetic(SyntheticConfig(**TINY_SYNTHETIC, compile="never", device="cpu"), out)
     return out
+
+
+@pytest.fixture(scope="session")
+def eval_synthetic(tmp_path_factory):
+    """A 24-image 32 px synthetic set with a large test split, for evaluation tests (treat as read-only)."""
+    from pipelines.data.synthetic import SyntheticConfig
+    from pipelines.prepare import prepare_synthetic
+
+    out = tmp_path_factory.mktemp("eval") / "data"
+    prepare_synthetic(SyntheticConfig(num_images=24, resolution=32, test_fraction=0.4, compile="never"), out)
+    return out

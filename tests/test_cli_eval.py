@@ -14,14 +14,9 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    """A 24-image synthetic data set (test split present)."""
-    from pipelines.data.synthetic import SyntheticConfig
-    from pipelines.prepare import prepare_synthetic
-
-    out = tmp_path_factory.mktemp("eval") / "data"
-    prepare_synthetic(SyntheticConfig(num_images=24, resolution=32, test_fraction=0.4, compile="never"), out)
-    return out
+def data(eval_synthetic):
+    """The shared 24-image synthetic set with a test split (conftest.py)."""
+    return eval_synthetic
 
 
 @pytest.fixture(scope="module")

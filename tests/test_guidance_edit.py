@@ -62,6 +62,15 @@ def test_edited_prompt_appends_phrases_and_replaces_sentences():
     assert edited_prompt("a woman.", "with blond hair") == "a woman with blond hair"
     assert edited_prompt("a man", "wearing eyeglasses") == "a man wearing eyeglasses"
     assert edited_prompt("a man", "an old woman") == "an old woman"
+    assert edited_prompt("She has short wavy red hair, green eyes.", "with blond hair") == (
+        "She has blond hair, green eyes."
+    )
+    assert edited_prompt("She has red hair. She wears no glasses.", "wearing sunglasses") == (
+        "She has red hair. She wears sunglasses."
+    )
+    source = "A photo of a lady who has long wavy brown hair with bangs and a neutral mouth."
+    expected = "A photo of a lady who has blond hair and a neutral mouth."
+    assert edited_prompt(source, "with blond hair") == expected
 
 
 def test_generate_guidance_changes_the_latent_only_when_asked(tmp_path):

@@ -1,4 +1,4 @@
-"""The encoders shipped in pipelines/assets/: recorded checksums, sizes, and stored reference outputs.
+"""The encoders and demo model shipped in pipelines/assets/: checksums, sizes, stored reference outputs.
 
 After retraining a shipped model, regenerate the reference with
 `.venv/bin/python tests/test_shipped_assets.py` (and update the asset's README).
@@ -12,6 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
+from pipelines import DEMO_MODEL
+from pipelines.core.bundle import BUILTIN_MODELS
 from pipelines.core.encoders import SYNTHETIC_CLIP_DIR, SYNTHETIC_CLIP_SPEC, load_encoder
 from pipelines.core.io import sha256_file
 from pipelines.core.parsing import SYNTHETIC_PARSER, SYNTHETIC_PARSER_DIR, load_parser
@@ -51,7 +53,11 @@ def reference_outputs() -> dict:
     }
 
 
-@pytest.mark.parametrize("folder", [SYNTHETIC_CLIP_DIR, SYNTHETIC_PARSER_DIR], ids=["clip", "parser"])
+@pytest.mark.parametrize(
+    "folder",
+    [SYNTHETIC_CLIP_DIR, SYNTHETIC_PARSER_DIR, BUILTIN_MODELS[DEMO_MODEL]],
+    ids=["clip", "parser", "demo"],
+)
 def test_shipped_files_match_their_recorded_checksums_and_stay_small(folder):
     recorded = read_checksums(folder)
     shipped = {p.name for p in folder.iterdir() if p.is_file() and p.name != CHECKSUMS_FILE}

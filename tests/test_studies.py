@@ -12,14 +12,9 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    """A 24-image synthetic data set with a test split."""
-    from pipelines.data.synthetic import SyntheticConfig
-    from pipelines.prepare import prepare_synthetic
-
-    out = tmp_path_factory.mktemp("studies") / "data"
-    prepare_synthetic(SyntheticConfig(num_images=24, resolution=32, test_fraction=0.4, compile="never"), out)
-    return out
+def data(eval_synthetic):
+    """The shared 24-image synthetic set with a test split (conftest.py)."""
+    return eval_synthetic
 
 
 def test_edit_study_at_strength_zero_changes_nothing(data):
