@@ -157,3 +157,17 @@ def test_edit_errors(tmp_path):
     assert result.exit_code == 1 and "not a sample folder" in result.stderr
     result = runner.invoke(app, ["edit", str(tmp_path), "with a hat", "--mode", "sideways"])
     assert result.exit_code == 2
+
+
+def test_recondition_with_the_same_text_reproduces_the_source_exactly(tmp_path):
+    source = tmp_path / "src"
+    assert runner.invoke(app, ["generate", "a woman", *FAST, "--out", str(source), "-q"]).exit_code == 0
+    result = runner.invoke(
+        app, ["edit", str(source), "a woman", *FAST, "--out", str(tmp_path / "same"), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    edited, original = (
+        load_latent(tmp_path / "same" / "a-woman-seed0-a-woman"),
+        load_latent(source / "a-woman-seed0"),
+    )
+    assert torch.equal(edited.ws, original.ws) and torch.equal(edited.text_embedding, original.text_embedding)
