@@ -62,3 +62,11 @@ def test_list_fields_accept_unquoted_shell_lists_and_train_rejects_unknown_metri
     request = TrainRequest(Path("unused"), Path("unused"), overrides=("train.eval_metrics=[attr,fdi]",))
     with pytest.raises(InvalidInputError, match="train.eval_metrics: unknown metric 'fdi'"):
         resolve_request_config(request)
+
+
+def test_generator_overrides_take_the_short_form_and_reject_other_sections():
+    assert generator_config("tiny", ["rendering.samples_coarse=24"]).rendering.samples_coarse == 24
+    with pytest.raises(InvalidInputError, match="samples_corse"):
+        generator_config("tiny", ["rendering.samples_corse=24"])
+    with pytest.raises(InvalidInputError, match="only generator fields"):
+        generator_config("tiny", ["train.batch=2"])

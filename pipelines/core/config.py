@@ -225,8 +225,15 @@ def load_preset(name: str) -> dict[str, Any]:
 
 
 def generator_config(preset: str, overrides: list[str] | None = None) -> GeneratorConfig:
-    """Resolve a preset's `[generator]` section plus `--set generator.x=v` style overrides."""
-    data = apply_overrides(load_preset(preset), overrides or [])
+    """Resolve a preset's `[generator]` section plus overrides of its fields: `generator.x.y=v`, or `x.y=v`
+    for short. Overrides of other sections are an error (they would have no effect)."""
+    prefixed = []
+    for item in overrides or []:
+        head = item.partition("=")[0].strip().split(".")[0]
+        if head in ("discriminator", "train", "loss"):
+            raise InvalidInputError(f"--set {item!r}: only generator fields apply here")
+        prefixed.append(item if head == "generator" else f"generator.{item.strip()}")
+    data = apply_overrides(load_preset(preset), prefixed)
     generator = dict(data.get("generator", {}))
     generator["preset"] = preset
     config = from_dict(GeneratorConfig, generator, where=f"preset {preset}")
