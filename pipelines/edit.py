@@ -30,7 +30,9 @@ from pipelines.errors import InvalidInputError
 
 MODES = ("recondition", "direction")
 CONNECTORS = re.compile(r"^(with|without|wearing|and|who|having|in)\b", re.IGNORECASE)
-"""An edit text starting with one of these words is appended to the source prompt, else it replaces it."""
+"""An edit text starting with one of these words changes the source prompt, else it replaces it."""
+LINKING_WORDS = {"who", "that", "has", "have", "had", "with", "is", "are", "wears", "wearing", "of"}
+"""Words that join a subject to a part's description in a caption."""
 
 
 @dataclass(frozen=True)
@@ -89,11 +91,27 @@ def _replace_part_phrases(source: str, edit: str) -> str | None:
     from pipelines.data.real.parts import caption_parts
 
     old_parts, new_parts = caption_parts(source), caption_parts(edit)
-    if not new_parts or any(not old_parts.get(part) or old_parts[part] not in source for part in new_parts):
+    if not new_parts:
         return None
     for part, phrase in new_parts.items():
-        source = source.replace(old_parts[part], phrase, 1)
+        old = _descriptor(old_parts.get(part, ""))
+        if not old or old not in source:
+            return None
+        source = source.replace(old, phrase, 1)
     return source
+
+
+def _descriptor(phrase: str) -> str:
+    """The part's own words in an extracted phrase: any clause before the last linking word that precedes
+    the part's first keyword is dropped ("a lady who has long brown hair with bangs" -> "long brown hair
+    with bangs")."""
+    from pipelines.data.real.parts import PART_KEYWORDS
+
+    keywords = {word for words in PART_KEYWORDS.values() for word in words}
+    words = phrase.split()
+    first = next((i for i, word in enumerate(words) if word.lower().strip(".,") in keywords), len(words))
+    links = [i for i, word in enumerate(words[:first]) if word.lower() in LINKING_WORDS]
+    return " ".join(words[links[-1] + 1 :] if links else words)
 
 
 def sample_folders(source: Path) -> list[Path]:

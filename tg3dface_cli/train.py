@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -89,7 +90,8 @@ def train(
         "elapsed_s": round(result.elapsed_s, 1),
     }
     state = "interrupted; checkpoint saved" if result.interrupted else "done"
-    output.result(payload, str(result.run_dir), f"{state}: step {result.step}, run {result.run_dir}")
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports: --json is one object
+        output.result(payload, str(result.run_dir), f"{state}: step {result.step}, run {result.run_dir}")
 
 
 def _event_printer(output: Output, advance):
