@@ -1,7 +1,8 @@
 """The example scripts in examples/ run end to end in QUICK mode and leave the artifacts they announce.
 
-Each script runs in a temporary folder with MODEL=random:tiny (a seeded random network: fast, offline),
-the tg3dface command of this Python environment, and one CPU thread.
+Each script runs in a temporary folder with the tg3dface command of this Python environment and one CPU
+thread; training and evaluation use MODEL=random:tiny (a seeded random network), the generate/edit and
+invert/edit chains the default model, the shipped demo model, as a user would.
 """
 
 import json
@@ -100,11 +101,11 @@ def test_synthetic_train_eval_scores_the_last_checkpoint(tmp_path):
 def test_prompts_file_is_generated_then_every_sample_edited(tmp_path):
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text('{"prompt": "a woman with long red hair"}\n"an old man with short gray hair"\n')
-    out, stdout = run_example("prompts_generate_edit.sh", tmp_path, str(prompts), SEEDS="0-1")
+    out, stdout = run_example("prompts_generate_edit.sh", tmp_path, str(prompts), SEEDS="0-1", MODEL="")
 
     assert not (out / "prompts.txt").exists()
     generated = read_json(out / "generate.json")
-    assert generated["model"] == "random:tiny"
+    assert generated["model"] == "builtin:demo"
     assert [(item["prompt"], item["seed"]) for item in generated["items"]] == [
         ("a woman with long red hair", 0),
         ("a woman with long red hair", 1),
@@ -128,7 +129,7 @@ def test_prompts_file_is_generated_then_every_sample_edited(tmp_path):
 
 
 def test_photo_is_inverted_tuned_and_edited(tmp_path):
-    out, stdout = run_example("photo_invert_edit.sh", tmp_path)
+    out, stdout = run_example("photo_invert_edit.sh", tmp_path, MODEL="")
 
     assert (out / "astronaut.png").is_file()
     inverted = read_json(out / "invert.json")
