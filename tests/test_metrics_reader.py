@@ -40,6 +40,7 @@ def test_accuracy_counts_only_scored_pairs():
     scores = accuracy(predictions, labels)
     assert scores["families"] == {"hair_color": 0.5, "beard": pytest.approx(2 / 3, abs=1e-6)}
     assert scores["overall"] == pytest.approx(3 / 5) and scores["scored"] == {"hair_color": 2, "beard": 3}
+    assert scores["confusion"]["beard"] == {"True": {"True": 2, "False": 1}}
     masked = accuracy(
         predictions,
         labels,

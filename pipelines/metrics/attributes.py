@@ -122,9 +122,10 @@ def accuracy(
 
     Returns:
         {"overall": correct / scored over all families (None if nothing was scored), "families":
-        {family: accuracy or None}, "scored": {family: count}}.
+        {family: accuracy or None}, "scored": {family: count}, "confusion": {family: {true value:
+        {predicted value: count}}} over the scored pairs}.
     """
-    families, scored, correct_total, count_total = {}, {}, 0, 0
+    families, scored, confusion, correct_total, count_total = {}, {}, {}, 0, 0
     for name, predicted in predictions.items():
         keep = labels[name] != IGNORE
         if mask is not None:
@@ -133,7 +134,17 @@ def accuracy(
         correct = int((predicted[keep] == labels[name][keep]).sum())
         families[name] = round(correct / count, 6) if count else None
         scored[name] = count
+        confusion[name] = _confusion(FAMILIES[name].values, labels[name][keep], predicted[keep])
         correct_total += correct
         count_total += count
     overall = round(correct_total / count_total, 6) if count_total else None
-    return {"overall": overall, "families": families, "scored": scored}
+    return {"overall": overall, "families": families, "scored": scored, "confusion": confusion}
+
+
+def _confusion(values: tuple[Any, ...], truth: Tensor, predicted: Tensor) -> dict[str, dict[str, int]]:
+    """{true value: {predicted value: count}} of (N,) value indices (only the pairs that occur)."""
+    table: dict[str, dict[str, int]] = {}
+    for true_index, predicted_index in zip(truth.tolist(), predicted.tolist(), strict=True):
+        row = table.setdefault(str(values[true_index]), {})
+        row[str(values[predicted_index])] = row.get(str(values[predicted_index]), 0) + 1
+    return table
