@@ -43,6 +43,8 @@ def edits(
     mode: Annotated[str, typer.Option("--mode", help="recondition or direction.")] = "recondition",
     strength: Annotated[float, typer.Option("--strength", help="Edit strength (1 = full edit).")] = 1.0,
     steps: Annotated[int, typer.Option("--steps", help="Guidance steps of the direction mode.")] = 20,
+    lr: Annotated[float, typer.Option("--lr", help="Step size of the direction mode.")] = 0.02,
+    reg: Annotated[float, typer.Option("--reg", help="Latent regulariser of the direction mode.")] = 0.5,
     targets: Annotated[
         str | None,
         typer.Option("--targets", help="Comma list of hair colours to edit toward (default: in-domain)."),
@@ -75,7 +77,7 @@ def edits(
             split=split,
             mode=mode,
             strength=strength,
-            guidance=GuidanceConfig(steps=steps),
+            guidance=GuidanceConfig(steps=steps, lr=lr, reg=reg),
             targets=tuple(t.strip() for t in targets.split(",") if t.strip()) if targets else (),
             reader=str(reader) if reader else None,
             device=device,
