@@ -132,7 +132,7 @@ def prepare_real(
     if config.encoder:
         from pipelines.core.encoders import load_encoder
 
-        encoder = load_encoder(config.encoder, device=config.device)
+        encoder = load_encoder(config.encoder, device=config.device, weights_dir=config.detector.weights_dir)
     listing = list_source(source, config.layout)
     load_tools(config, with_parser=config.parse and any(item.masks is None for item in listing.items))
     if on_start is not None:

@@ -47,6 +47,8 @@ class TrainRequest:
     """'auto' (continue the run's latest checkpoint, if any) or a checkpoint/run folder."""
     device: str = "auto"
     """auto, cpu, cuda or cuda:N (torchrun processes use their local rank)."""
+    weights_dir: str | None = None
+    """Where local encoder and parser weights live (default: TG3DFACE_HOME or ~/.cache/tg3dface)."""
 
 
 @dataclass
@@ -71,7 +73,7 @@ def resolve_request_config(request: TrainRequest) -> RunConfig:
         request.preset if base is None else base.get("preset", request.preset), list(request.overrides), base
     )
     _check_eval_metrics(config.train.eval_metrics)
-    return _with_encoder_dim(config)
+    return _with_encoder_dim(config, request.weights_dir)
 
 
 def _check_eval_metrics(metrics: tuple[str, ...]) -> None:
@@ -85,10 +87,10 @@ def _check_eval_metrics(metrics: tuple[str, ...]) -> None:
         )
 
 
-def _with_encoder_dim(config: RunConfig) -> RunConfig:
+def _with_encoder_dim(config: RunConfig, weights_dir: str | None = None) -> RunConfig:
     from pipelines.core.encoders import load_encoder
 
-    dim = load_encoder(config.generator.text_encoder).embed_dim
+    dim = load_encoder(config.generator.text_encoder, weights_dir=weights_dir).embed_dim
     if dim == config.generator.mapping.text_dim:
         return config
     generator = replace(config.generator, mapping=replace(config.generator.mapping, text_dim=dim))
@@ -109,14 +111,14 @@ def train(
     device = _process_device(request.device, dist_info)
     config = resolve_request_config(request)
     run_dir, resume_from = _run_folder(request, config)
-    encoder = load_encoder(config.generator.text_encoder, device)
+    encoder = load_encoder(config.generator.text_encoder, device, request.weights_dir)
     data = TrainingSet(
         request.data,
         config.generator.image_resolution,
         encoder,
         log=lambda m: emit({"event": "log", "message": m}),
     )
-    parser = load_parser(config.train.parser, device) if config.loss.fine else None
+    parser = load_parser(config.train.parser, device, request.weights_dir) if config.loss.fine else None
     trainer = Trainer(config, data, encoder, parser, device, dist_info)
     if resume_from is not None:
         load_checkpoint(trainer, resume_from)
@@ -207,6 +209,7 @@ class _PeriodicEval:
                 num_samples=train.eval_samples,
                 seed=train.seed,
                 reader=train.eval_reader,
+                weights_dir=self.request.weights_dir,
             )
             info = read_dataset(eval_config.data)
             self.inputs = EvalInputs(eval_config, info, self.device, lambda task, advance, total: None)

@@ -182,3 +182,10 @@ def test_periodic_evaluation_appends_metrics(tiny_synthetic, tmp_path):
     assert len(lines) == 1 and lines[0]["step"] == 2
     assert {"clip", "warp"} <= set(lines[0])
     assert any(e["event"] == "eval" for e in events)
+
+
+def test_weights_dir_is_where_train_looks_for_encoder_weights(tiny_synthetic, tmp_path):
+    args = ["train", "--data", str(tiny_synthetic), "--dry-run", "--weights-dir", str(tmp_path / "w")]
+    result = CliRunner().invoke(app, [*args, "--set", "generator.text_encoder=openclip:ViT-B-32:openai"])
+    assert result.exit_code == 3
+    assert str(tmp_path / "w" / "open_clip") in result.stderr.splitlines()[-1]

@@ -22,6 +22,9 @@ JsonOption = Annotated[
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the main output path.")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")]
+WeightsDirOption = Annotated[
+    str | None, typer.Option("--weights-dir", help="Local weights folder (default: $TG3DFACE_HOME).")
+]
 GuidanceStepsOption = Annotated[
     int, typer.Option("--guidance", help="Directional CLIP guidance steps K (0 = plain sampling).")
 ]

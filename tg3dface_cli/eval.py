@@ -25,6 +25,7 @@ from tg3dface_cli.common import (
     QuietOption,
     SeedOption,
     VerboseOption,
+    WeightsDirOption,
     guidance_options,
     handle_errors,
     usage_error,
@@ -99,9 +100,7 @@ def eval_(
             help="Samples whose true heads give the warp/mvic ground truth (synthetic sets; 0: none).",
         ),
     ] = 64,
-    weights_dir: Annotated[
-        str | None, typer.Option("--weights-dir", help="Local weights folder (default: $TG3DFACE_HOME).")
-    ] = None,
+    weights_dir: WeightsDirOption = None,
     guidance: GuidanceStepsOption = 0,
     guidance_lr: GuidanceLrOption = 0.02,
     guidance_reg: GuidanceRegOption = 0.5,

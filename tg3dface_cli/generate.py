@@ -28,6 +28,7 @@ from tg3dface_cli.common import (
     VideoFramesOption,
     VideoOption,
     ViewsOption,
+    WeightsDirOption,
     guidance_options,
     handle_errors,
     sample_outputs,
@@ -82,9 +83,7 @@ def generate(
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Override a random: model's preset field, KEY=VALUE.")
     ] = None,
-    weights_dir: Annotated[
-        str | None, typer.Option("--weights-dir", help="Local weights folder (default: $TG3DFACE_HOME).")
-    ] = None,
+    weights_dir: WeightsDirOption = None,
     device: DeviceOption = "auto",
     json_output: JsonOption = False,
     quiet: QuietOption = False,

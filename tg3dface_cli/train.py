@@ -10,7 +10,15 @@ from typing import Annotated
 
 import typer
 
-from tg3dface_cli.common import DeviceOption, JsonOption, Output, QuietOption, VerboseOption, handle_errors
+from tg3dface_cli.common import (
+    DeviceOption,
+    JsonOption,
+    Output,
+    QuietOption,
+    VerboseOption,
+    WeightsDirOption,
+    handle_errors,
+)
 
 EPILOG = """Examples:
 
@@ -47,6 +55,7 @@ def train(
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Shortcut for --set train.seed=N.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
+    weights_dir: WeightsDirOption = None,
     device: DeviceOption = "auto",
     json_output: JsonOption = False,
     quiet: QuietOption = False,
@@ -74,6 +83,7 @@ def train(
         name=name,
         resume=resume,
         device=device,
+        weights_dir=weights_dir,
     )
     with handle_errors(verbose):
         if dry_run:
