@@ -143,6 +143,7 @@ def edit(config: EditConfig, progress=None) -> EditResult:
     folders = sample_folders(config.source)
     latents = [load_latent(folder) for folder in folders]
     model = config.model or _recorded_model(latents, folders)
+    recorded = model_record(model)
     device = resolve_device(config.device)
     generator = load_model(model, device, int(latents[0].info.get("model_seed", 0) or 0))
     encoder = load_encoder(generator.config.text_encoder, device, config.weights_dir)
@@ -156,6 +157,7 @@ def edit(config: EditConfig, progress=None) -> EditResult:
                 )
             )
             edited[-1].info["source_sample"] = str(folder.resolve())
+            edited[-1].info["model"] = recorded["model"]
             names.append(f"{folder.name}-{slugify(config.text, 32)}")
             if progress:
                 progress(1)
@@ -163,7 +165,7 @@ def edit(config: EditConfig, progress=None) -> EditResult:
         items = write_sample_batch(staging, generator, edited, names, config.outputs)
         manifest = manifest_header(
             "samples",
-            **model_record(model),
+            **recorded,
             text_encoder=encoder.encoder_id,
             device=str(device),
             params={
@@ -182,10 +184,15 @@ def edit(config: EditConfig, progress=None) -> EditResult:
 
 
 def _recorded_model(latents: list[Latent], folders: list[Path]) -> str:
+    """The one model the samples record; a relative path (invert's tuned model) is relative to the sample
+    folder."""
     models = {latent.info.get("model") for latent in latents}
     if len(models) != 1 or None in models:
         raise InvalidInputError(f"{folders[0]}: the samples do not record one model; pass --model")
-    return models.pop()
+    model = models.pop()
+    if ":" not in model and not Path(model).is_absolute():
+        return str((folders[0] / model).resolve())
+    return model
 
 
 def edit_latent(

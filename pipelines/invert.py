@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from pipelines import DEMO_MODEL
-from pipelines.core.bundle import save_bundle
+from pipelines.core.bundle import model_record, save_bundle
 from pipelines.core.config import to_dict
 from pipelines.core.device import resolve_device
 from pipelines.core.encoders import check_encoder_id, load_encoder
@@ -129,7 +129,7 @@ def invert(config: InvertConfig, on_step=None) -> InvertResult:
     ws = invert_latent(generator, encoder.encode_image, target, camera, w_start, config.inversion, on_step)
     name = f"{slugify(photo.stem)}-inverted"
     with staged_folder(config.out, config.overwrite) as staging:
-        model_spec = config.model
+        model_spec = latent_model = model_record(config.model)["model"]
         if config.inversion.pti_steps:
             generator = pivotal_tuning(
                 generator, encoder.encode_image, target, camera, ws, config.inversion, on_step
@@ -138,6 +138,7 @@ def invert(config: InvertConfig, on_step=None) -> InvertResult:
                 generator, staging / TUNED_MODEL, {"tuned_from": config.model, "photo": str(photo.resolve())}
             )
             model_spec = str((Path(config.out) / TUNED_MODEL).resolve())
+            latent_model = f"../{TUNED_MODEL}"  # relative to the sample folder: the set can be moved
         with torch.no_grad():
             reconstruction = generator.synthesis(ws, camera)["image"]
             score = psnr(reconstruction, target)
@@ -150,7 +151,7 @@ def invert(config: InvertConfig, on_step=None) -> InvertResult:
                     "seed": None,
                     "truncation": 1.0,
                     "space": "w+" if config.inversion.wplus_steps else "w",
-                    "model": model_spec,
+                    "model": latent_model,
                     "text_encoder": generator.config.text_encoder,
                     "source": "invert",
                     "photo": str(photo.resolve()),

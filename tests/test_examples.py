@@ -140,7 +140,7 @@ def test_photo_is_inverted_tuned_and_edited(tmp_path):
     assert latent["source"] == "invert" and latent["inversion"]["pti_steps"] == 2
     tuned = Path(inverted["out"]) / "tuned-model"
     assert (tuned / "config.json").is_file() and (tuned / "generator.safetensors").is_file()
-    assert Path(latent["model"]) == tuned.resolve()
+    assert (folder / latent["model"]).resolve() == tuned.resolve()
 
     edited = read_json(out / "edit.json")
     edited_latent = assert_sample_folder(Path(edited["out"]) / edited["items"][0]["dir"])

@@ -65,11 +65,14 @@ def test_invert_cli_writes_a_sample_bundle_that_edit_accepts(tiny_synthetic, tmp
     latent = load_latent(sample)
     assert latent.z is None and latent.info["space"] == "w+" and latent.info["model"].endswith("tuned-model")
     assert (sample / "input.png").is_file() and (sample / "reconstruction.png").is_file()
+    moved = out.rename(tmp_path / "moved")  # the tuned model is found relative to the samples
     edited = runner.invoke(
         app,
-        ["edit", str(out), "with a hat", "--views", "0", "--no-depth", "--out", str(tmp_path / "e"), "-q"],
+        ["edit", str(moved), "with a hat", "--views", "0", "--no-depth", "--out", str(tmp_path / "e"), "-q"],
     )
     assert edited.exit_code == 0, edited.output
+    manifest = json.loads((tmp_path / "e" / "manifest.json").read_text())
+    assert manifest["model"] == str((moved / "tuned-model").resolve())
     assert (
         load_latent(tmp_path / "e" / f"{sample.name}-with-a-hat").info["prompt"]
         == "a photo of a face with a hat"
