@@ -180,9 +180,9 @@ class EvalInputs:
         On a data set without true heads (not synthetic), or with reference_samples 0, the block says why
         it is empty instead.
         """
-        from pipelines.metrics.truth import is_synthetic, true_sweep
+        from pipelines.metrics.truth import true_sweep
 
-        if not is_synthetic(self.info):
+        if not self.info.is_synthetic:
             return {"ground_truth": None, "skipped": "not a synthetic data set: no true heads to render"}
         if self.config.reference_samples < 1:
             return {"ground_truth": None, "skipped": "reference_samples is 0"}
@@ -439,7 +439,7 @@ def _attributes(
 ) -> dict[str, Any]:
     """Reader accuracy on the renders of in-domain and (when the split has records) out-of-domain prompts."""
     config, info, reader = inputs.config, inputs.info, inputs.reader
-    if info.manifest.get("source") != "synthetic":
+    if not info.is_synthetic:
         raise InvalidInputError(f"{info.root}: attribute accuracy needs a synthetic data set (ground truth)")
     result: dict[str, Any] = {"reader": str(reader.path.resolve()), "families": list(reader.families)}
     splits = {"in_domain": (config.split, images, prompts)}

@@ -116,6 +116,11 @@ class DatasetInfo:
     def resolution(self) -> int:
         return int(self.manifest["resolution"])
 
+    @property
+    def is_synthetic(self) -> bool:
+        """Whether the set comes from `prepare synthetic` (records carry true attributes and heads)."""
+        return self.manifest.get("source") == "synthetic"
+
     def split(self, name: str) -> list[dict[str, Any]]:
         """The records of one split."""
         return [r for r in self.records if r["split"] == name]

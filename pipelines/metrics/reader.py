@@ -273,7 +273,7 @@ def train_reader_on_dataset(
 
     started = time.perf_counter()
     info = read_dataset(data)
-    if info.manifest.get("source") != "synthetic":
+    if not info.is_synthetic:
         raise InvalidInputError(
             f"{info.root}: attribute readers train on synthetic data sets (ground-truth attributes)"
         )

@@ -42,18 +42,13 @@ class TrueViews:
     """(N, H, W) uint8 CelebAMask-HQ label of the part each pixel-centre ray hits (0 on misses)."""
 
 
-def is_synthetic(info: DatasetInfo) -> bool:
-    """Whether the data set was rendered by `prepare synthetic` (its records know their true heads)."""
-    return info.manifest.get("source") == "synthetic"
-
-
 def true_heads(info: DatasetInfo, records: Sequence[dict[str, Any]]) -> Tensor:
     """(N, P) float32 head parameter rows of a synthetic data set's records.
 
     Raises:
         InvalidInputError: the data set is not synthetic, or a record lacks its head parameters.
     """
-    if not is_synthetic(info):
+    if not info.is_synthetic:
         raise InvalidInputError(f"{info.root}: not a synthetic data set (no true heads to render)")
     rows = [params_from_dict(r.get("head", {}), f"{info.root / RECORDS_FILE} id {r['id']}") for r in records]
     return torch.from_numpy(np.stack(rows))

@@ -85,7 +85,7 @@ def edit_study(config: EditStudyConfig, progress=None) -> dict[str, Any]:
     if config.mode not in MODES:
         raise InvalidInputError(f"--mode {config.mode!r}: expected {' or '.join(MODES)}")
     info = read_dataset(config.data)
-    if info.manifest.get("source") != "synthetic":
+    if not info.is_synthetic:
         raise InvalidInputError(f"{info.root}: the edit study needs a synthetic data set (ground truth)")
     prompts = _source_prompts(info, config)
     targets = _targets(info, prompts, config)

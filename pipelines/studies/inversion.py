@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from pipelines import DEMO_MODEL
 from pipelines.core.config import to_dict
@@ -31,8 +30,9 @@ from pipelines.core.inversion import InversionConfig, invert_latent, pivotal_tun
 from pipelines.core.samples import view_camera
 from pipelines.data.dataset import DatasetInfo, read_dataset
 from pipelines.errors import InvalidInputError
+from pipelines.invert import load_target
 from pipelines.metrics.sampling import draw_records
-from pipelines.metrics.truth import is_synthetic, render_true_views
+from pipelines.metrics.truth import render_true_views
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def inversion_study(config: InversionStudyConfig, progress=None) -> dict[str, An
 
     started = time.perf_counter()
     info = read_dataset(config.data)
-    if not is_synthetic(info):
+    if not info.is_synthetic:
         raise InvalidInputError(f"{info.root}: the inversion study needs a synthetic data set (true heads)")
     records = [info.records[i] for i in draw_records(info, config.num_samples, config.seed, config.split)]
     if not records:
@@ -79,12 +79,12 @@ def inversion_study(config: InversionStudyConfig, progress=None) -> dict[str, An
     check_encoder_id(generator.config.text_encoder, encoder.encoder_id, config.model)
     with torch.no_grad():
         w_start = generator.mean_w(encoder.encode_text([config.prompt]).float())
+    start_ws = w_start[:, None].expand(-1, generator.num_ws, -1)
     samples = []
     for record in records:
         sample_started = time.perf_counter()
         truth = _Truth.of(info, record, generator, config.yaws)
         target, camera = truth.input_image.to(device), truth.camera.to(device)
-        start_ws = w_start[:, None].expand(-1, generator.num_ws, -1)
         ws = invert_latent(generator, encoder.encode_image, target, camera, w_start, config.inversion)
         model = generator
         if config.inversion.pti_steps:
@@ -138,9 +138,7 @@ class _Truth:
         resolution = generator.config.image_resolution
         depth_resolution = generator.config.rendering.neural_rendering_resolution
         camera = torch.tensor([record["camera"]], dtype=torch.float32)
-        photo = torch.from_numpy(info.load_image(record).copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
-        if photo.shape[-1] != resolution:
-            photo = F.interpolate(photo, size=(resolution, resolution), mode="area")
+        photo = load_target(info.root / record["image"], resolution)
         coarse = render_true_views(info, [record], camera, depth_resolution)
         views = {}
         for yaw in yaws:
