@@ -31,6 +31,26 @@ def test_contrastive_treats_repeated_captions_as_positives():
     assert with_groups < 1e-3 < without
 
 
+def test_contrastive_extra_texts_join_the_image_to_text_side_only():
+    # two orthogonal pairs at tau = 1: matched logits 1, mismatched 0
+    features = torch.eye(2)
+    plain = losses.contrastive_loss(features, features, 1.0)
+    one_side = math.log(math.e + 1) - 1
+    assert abs(plain.item() - one_side) < 1e-6
+    # a negative equal to the first text: image 0 sees {e, 1, e}, image 1 sees {1, e, 1}
+    texts = torch.cat([features, features[:1]])
+    hard = losses.contrastive_loss(
+        features, texts, 1.0, positives=torch.tensor([[True, False, False], [False, True, False]])
+    )
+    expected = 0.5 * (0.5 * ((math.log(2 * math.e + 1) - 1) + (math.log(math.e + 2) - 1)) + one_side)
+    assert abs(hard.item() - expected) < 1e-6
+    # the same text as a positive of image 0 makes image 0's row easier, not harder
+    shared = losses.contrastive_loss(
+        features, texts, 1.0, positives=torch.tensor([[True, False, True], [False, True, False]])
+    )
+    assert shared < hard
+
+
 def test_contrastive_gradient_pulls_pairs_together():
     text = torch.eye(4)
     image = torch.randn(4, 4, generator=torch.Generator().manual_seed(1), requires_grad=True)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from pipelines import DEMO_MODEL
 from pipelines.core.bundle import BUILTIN_MODELS
-from pipelines.core.encoders import SYNTHETIC_CLIP_DIR, SYNTHETIC_CLIP_SPEC, load_encoder
+from pipelines.core.encoders import BUILTIN_CLIPS, SYNTHETIC_CLIP_DIR, SYNTHETIC_CLIP_SPEC, load_encoder
 from pipelines.core.io import sha256_file
 from pipelines.core.parsing import SYNTHETIC_PARSER, SYNTHETIC_PARSER_DIR, load_parser
 from pipelines.encoders_training.checksums import CHECKSUMS_FILE, read_checksums
@@ -23,7 +23,7 @@ DATA = Path(__file__).resolve().parent / "data"
 REFERENCE = DATA / "shipped_reference.json"
 HEAD = DATA / "synthetic_head_64.png"
 """A held-out synthetic head (test split of `prepare synthetic --seed 1 --num 20000`, id 000072): a man with
-light brown skin, short red hair and eyeglasses."""
+light brown skin, short red hair, eyeglasses and a mustache (no beard)."""
 HEAD_LABELS = DATA / "synthetic_head_64_parsing.png"
 PROMPTS = ["a person with red hair", "a person wearing eyeglasses", "a photo of a woman"]
 MAX_ASSET_BYTES = 10 * 2**20
@@ -55,8 +55,13 @@ def reference_outputs() -> dict:
 
 @pytest.mark.parametrize(
     "folder",
-    [SYNTHETIC_CLIP_DIR, SYNTHETIC_PARSER_DIR, BUILTIN_MODELS[DEMO_MODEL]],
-    ids=["clip", "parser", "demo"],
+    [
+        SYNTHETIC_CLIP_DIR,
+        BUILTIN_CLIPS["synthetic-clip"][1],
+        SYNTHETIC_PARSER_DIR,
+        BUILTIN_MODELS[DEMO_MODEL],
+    ],
+    ids=["clip", "clip-v1", "parser", "demo"],
 )
 def test_shipped_files_match_their_recorded_checksums_and_stay_small(folder):
     recorded = read_checksums(folder)
@@ -76,16 +81,23 @@ def test_shipped_models_reproduce_the_stored_reference_outputs():
             np.testing.assert_allclose(now[key], stored[key], atol=1e-4, rtol=0, err_msg=key)
 
 
-def test_shipped_clip_reads_skin_tone_and_hair_length_of_the_reference_head():
+def test_shipped_clip_reads_the_reference_head():
     from pipelines.data.synthetic.attributes import SKIN_TONES
 
     encoder = load_encoder(SYNTHETIC_CLIP_SPEC)
     with torch.no_grad():
         image = encoder.encode_image(_head())
-    skin = encoder.encode_text([f"a person with {tone} skin" for tone in SKIN_TONES])
-    assert SKIN_TONES[int((image @ skin.t()).argmax())] == "light brown"
+
+    def pick(prompts: list[str]) -> str:
+        return prompts[int((image @ encoder.encode_text(prompts).t()).argmax())]
+
+    assert pick([f"a person with {tone} skin" for tone in SKIN_TONES]) == "a person with light brown skin"
     lengths = ["a person with a bald head", "a person with short hair", "a person with long hair"]
-    assert int((image @ encoder.encode_text(lengths).t()).argmax()) == 1
+    assert pick(lengths) == "a person with short hair"
+    assert pick(["a photo of a woman", "a photo of a man"]) == "a photo of a man"
+    eyewear = ["a person with no glasses", "a person wearing eyeglasses", "a person wearing sunglasses"]
+    assert pick(eyewear) == "a person wearing eyeglasses"  # the first version read sunglasses
+    assert pick(["a man with a full beard", "a clean-shaven man"]) == "a clean-shaven man"
 
 
 def test_shipped_parser_labels_the_reference_head():

@@ -14,9 +14,17 @@ PROMPTS = ["a person with red hair", "a smiling man with a beard", "a woman wear
 
 
 def test_spec_names_the_synthetic_domain_and_canonicalises():
-    spec = parse_encoder_spec(" builtin:synthetic-clip ")
-    assert spec.encoder_id == SYNTHETIC_CLIP_SPEC == "builtin:synthetic-clip"
+    spec = parse_encoder_spec(" builtin:synthetic-clip-v2 ")
+    assert spec.encoder_id == SYNTHETIC_CLIP_SPEC == "builtin:synthetic-clip-v2"
     assert spec.model == SYNTHETIC_MODEL_NAME
+
+
+def test_the_first_synthetic_clip_still_loads_with_its_own_architecture():
+    spec = parse_encoder_spec("builtin:synthetic-clip")
+    assert spec.model == "tg3dface-synthetic" != SYNTHETIC_MODEL_NAME
+    first, current = load_encoder("builtin:synthetic-clip"), load_encoder(SYNTHETIC_CLIP_SPEC)
+    assert first.encoder_id == "builtin:synthetic-clip" and first.embed_dim == current.embed_dim == 128
+    assert not torch.allclose(first.encode_text(PROMPTS), current.encode_text(PROMPTS), atol=0.1)
 
 
 def test_loads_through_the_toolkit_with_unit_norm_features_and_image_gradients():
@@ -76,6 +84,6 @@ def test_synthetic_images_score_higher_with_their_own_captions_than_with_others(
     partner = derangement(len(info.records), seed=0).repeat_interleave(captions_per_image)
     shuffled_images = images[partner]
     matched, shuffled = clip_score(paired, texts), clip_score(shuffled_images, texts)
-    # measured: 0.58 against 0.10 (12 images at 32 px, 10 captions each)
+    # measured: 0.42 against 0.00 (12 images at 32 px, 10 captions each)
     assert matched.num_pairs == 12 * captions_per_image
-    assert matched.mean_cosine > 0.45 and matched.mean_cosine > shuffled.mean_cosine + 0.3
+    assert matched.mean_cosine > 0.35 and matched.mean_cosine > shuffled.mean_cosine + 0.3

@@ -55,12 +55,21 @@ def _run(output: Output, description: str, steps: int, train_fn) -> None:
 def train_clip(
     data: DataOption,
     out: RunOption,
-    steps: Annotated[int, typer.Option("--steps", min=1, help="Optimiser steps.")] = 1600,
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Optimiser steps.")] = 3600,
     batch: Annotated[int, typer.Option("--batch", min=2, help="Image–caption pairs per step.")] = 128,
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 1e-3,
     model: Annotated[
         str, typer.Option("--model", help="open_clip architecture name.")
-    ] = "tg3dface-synthetic",
+    ] = "tg3dface-synthetic-rn",
+    short_captions: Annotated[
+        float,
+        typer.Option(
+            "--short-captions", min=0.0, max=1.0, help="Share of texts that are short one-attribute captions."
+        ),
+    ] = 0.5,
+    negatives: Annotated[
+        int, typer.Option("--negatives", min=0, help="Attribute-swapped negatives per text (0: none).")
+    ] = 2,
     resume: ResumeOption = False,
     threads: ThreadsOption = 1,
     seed: SeedOption = 0,
@@ -78,7 +87,15 @@ def train_clip(
 
     torch.set_num_threads(threads)
     output = Output(json_output, quiet, verbose)
-    config = ClipTrainConfig(steps=steps, batch=batch, lr=lr, model=model, seed=seed)
+    config = ClipTrainConfig(
+        steps=steps,
+        batch=batch,
+        lr=lr,
+        model=model,
+        seed=seed,
+        short_captions=short_captions,
+        negatives_per_text=negatives,
+    )
     with handle_errors(verbose):
         _run(
             output,
@@ -127,7 +144,7 @@ def train_parser(
 def evaluate(
     data: Annotated[Path, typer.Option("--data", "-d", help="Synthetic dataset folder to score on.")],
     clip: Annotated[
-        str | None, typer.Option("--clip", help="Encoder spec to score, e.g. builtin:synthetic-clip.")
+        str | None, typer.Option("--clip", help="Encoder spec to score, e.g. builtin:synthetic-clip-v2.")
     ] = None,
     parser: Annotated[
         str | None, typer.Option("--parser", help="Parser spec to score, e.g. builtin:synthetic-parser.")

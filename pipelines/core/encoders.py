@@ -8,8 +8,10 @@ bundle and metrics file:
     openclip:<model>:<file>   an open_clip model + a local .safetensors / .bin / .pt / .pth file
     local-dir:<folder>        open_clip's folder format (open_clip_config.json + open_clip_model.safetensors)
     builtin:tiny-random       a tiny architecture, randomly initialised with a fixed seed (tests, smoke runs)
-    builtin:synthetic-clip    the small CLIP trained on the synthetic world, shipped in
-                              pipelines/assets/synthetic_clip/ (it knows only synthetic heads)
+    builtin:synthetic-clip-v2 the small CLIP trained on the synthetic world, shipped in
+                              pipelines/assets/synthetic_clip_v2/ (it knows only synthetic heads)
+    builtin:synthetic-clip    its first version (pipelines/assets/synthetic_clip/), kept for the models
+                              conditioned on it
 
 open_clip is imported inside the functions that need it, so importing this module is cheap.
 """
@@ -40,11 +42,17 @@ TINY_MODEL_NAME = "tg3dface-tiny"
 TINY_CONFIG_PATH = OPEN_CLIP_CONFIG_DIR / f"{TINY_MODEL_NAME}.json"
 TINY_RANDOM_SPEC = "builtin:tiny-random"
 TINY_RANDOM_SEED = 0
-SYNTHETIC_MODEL_NAME = "tg3dface-synthetic"
-"""The open_clip architecture of the shipped synthetic-domain CLIP."""
-SYNTHETIC_CLIP_SPEC = "builtin:synthetic-clip"
-SYNTHETIC_CLIP_DIR = ASSETS_DIR / "synthetic_clip"
+SYNTHETIC_MODEL_NAME = "tg3dface-synthetic-rn"
+"""The open_clip architecture of the current shipped synthetic-domain CLIP (a small ResNet image tower)."""
+SYNTHETIC_CLIP_SPEC = "builtin:synthetic-clip-v2"
+SYNTHETIC_CLIP_DIR = ASSETS_DIR / "synthetic_clip_v2"
 """The shipped synthetic-domain CLIP in open_clip's local-folder format."""
+BUILTIN_CLIPS = {
+    "synthetic-clip-v2": (SYNTHETIC_MODEL_NAME, SYNTHETIC_CLIP_DIR),
+    "synthetic-clip": ("tg3dface-synthetic", ASSETS_DIR / "synthetic_clip"),
+}
+"""builtin:<name> -> (open_clip architecture, local folder) of the shipped trained CLIPs. The first
+version stays for the datasets and models conditioned on it (the shipped demo model among them)."""
 OPEN_CLIP_SUBDIR = "open_clip"
 """Plain copies of tag weights live at <weights home>/open_clip/<hub repo id>/<file name>."""
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -53,7 +61,7 @@ HUB_WEIGHTS_NAME = "open_clip_pytorch_model.bin"
 HUB_PROBE_TIMEOUT_S = 5.0
 SPEC_FORMS = (
     "openclip:<model>:<tag or weights file>, local-dir:<folder>, "
-    "builtin:tiny-random or builtin:synthetic-clip"
+    "builtin:tiny-random, builtin:synthetic-clip-v2 or builtin:synthetic-clip"
 )
 
 
@@ -87,8 +95,8 @@ def parse_encoder_spec(spec: str) -> EncoderSpec:
     rest = rest.strip()
     if prefix == "builtin" and rest == "tiny-random":
         return EncoderSpec("builtin", TINY_MODEL_NAME, rest)
-    if prefix == "builtin" and rest == "synthetic-clip":
-        return EncoderSpec("builtin", SYNTHETIC_MODEL_NAME, rest)
+    if prefix == "builtin" and rest in BUILTIN_CLIPS:
+        return EncoderSpec("builtin", BUILTIN_CLIPS[rest][0], rest)
     if prefix == "local-dir" and rest:
         return EncoderSpec("local-dir", "", os.path.abspath(os.path.expanduser(rest)))
     model, _, source = rest.partition(":")
@@ -239,7 +247,7 @@ def register_builtin_configs() -> None:
     """Register the bundled open_clip architectures (pipelines/assets/open_clip/*.json) with open_clip."""
     import open_clip
 
-    if not {TINY_MODEL_NAME, SYNTHETIC_MODEL_NAME} <= set(open_clip.list_models()):
+    if not {TINY_MODEL_NAME} | {model for model, _ in BUILTIN_CLIPS.values()} <= set(open_clip.list_models()):
         open_clip.add_model_config(OPEN_CLIP_CONFIG_DIR)
 
 
@@ -247,8 +255,8 @@ def _local_dir(spec: EncoderSpec) -> Path | None:
     """The open_clip local folder a spec loads from (a local-dir spec or the shipped synthetic CLIP)."""
     if spec.kind == "local-dir":
         return Path(spec.source)
-    if spec.encoder_id == SYNTHETIC_CLIP_SPEC:
-        return SYNTHETIC_CLIP_DIR
+    if spec.kind == "builtin" and spec.source in BUILTIN_CLIPS:
+        return BUILTIN_CLIPS[spec.source][1]
     return None
 
 

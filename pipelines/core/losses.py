@@ -54,35 +54,46 @@ def density_regularization(
 
 
 def contrastive_loss(
-    image_features: Tensor, text_features: Tensor, temperature: float, groups: Tensor | None = None
+    image_features: Tensor,
+    text_features: Tensor,
+    temperature: float,
+    groups: Tensor | None = None,
+    positives: Tensor | None = None,
 ) -> Tensor:
     """Symmetric InfoNCE between L2-normalised image and text features of one batch.
 
-    L = 1/2 (CE over texts for each image + CE over images for each text). Rows that share a caption
-    (equal `groups` ids) count as positives of each other rather than as negatives.
+    L = 1/2 (CE over texts for each image + CE over images for each text). Text i is the pair of image i.
+    Rows that share a caption (equal `groups` ids) count as positives of each other rather than as
+    negatives; `positives` states every true pairing instead. Texts beyond the N pairs (e.g. hard negatives)
+    only join the texts each image chooses among.
 
     Args:
-        image_features: (N, D). text_features: (N, D). temperature: tau.
+        image_features: (N, D). text_features: (T, D), T >= N (T == N unless `positives` is given).
+        temperature: tau.
         groups: (N,) integer ids of the texts; defaults to all distinct.
+        positives: (N, T) bool, True where text t describes image n (the diagonal must be True).
 
     Returns:
         A scalar; it is log(N) for features that carry no information and falls toward 0 as pairs align.
     """
+    count = image_features.shape[0]
     image_features = F.normalize(image_features.float(), dim=-1)
     text_features = F.normalize(text_features.float(), dim=-1)
     logits = image_features @ text_features.t() / temperature
-    if groups is None:
-        groups = torch.arange(logits.shape[0], device=logits.device)
-    positives = groups[:, None] == groups[None, :]
+    if positives is None:
+        if groups is None:
+            groups = torch.arange(count, device=logits.device)
+        positives = groups[:, None] == groups[None, :]
 
-    def cross_entropy(scores: Tensor) -> Tensor:
+    def cross_entropy(scores: Tensor, mask: Tensor) -> Tensor:
         # -log of the softmax mass on the positives of each row
         return (
-            torch.logsumexp(scores, dim=1)
-            - torch.logsumexp(scores.masked_fill(~positives, -torch.inf), dim=1)
+            torch.logsumexp(scores, dim=1) - torch.logsumexp(scores.masked_fill(~mask, -torch.inf), dim=1)
         ).mean()
 
-    return 0.5 * (cross_entropy(logits) + cross_entropy(logits.t()))
+    image_to_text = cross_entropy(logits, positives)
+    text_to_image = cross_entropy(logits[:, :count].t(), positives[:, :count].t())
+    return 0.5 * (image_to_text + text_to_image)
 
 
 def fine_grained_loss(

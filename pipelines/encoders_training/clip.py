@@ -41,21 +41,50 @@ MAX_LOGIT_SCALE = 4.6052
 class ClipTrainConfig(LoopConfig):
     """How the synthetic-domain CLIP is trained (defaults: the shipped model's recipe)."""
 
-    steps: int = 1600
-    """Optimiser steps (1600 x 128 = 11.4 epochs of 18k training images)."""
+    steps: int = 3600
+    """Optimiser steps (3600 x 128 = 25.6 epochs of 18k training images)."""
     model: str = SYNTHETIC_MODEL_NAME
     """open_clip architecture name (bundled ones live in pipelines/assets/open_clip/)."""
     max_shift: float = 0.06
     """Largest random shift, as a fraction of the image side."""
     max_scale: float = 0.06
     """Largest random relative zoom."""
+    short_captions: float = 0.5
+    """Share of the texts that are short one-attribute captions (`short_captions.short_captions`) instead
+    of one of the record's captions."""
+    negatives_per_text: int = 2
+    """Attribute-swapped versions of each text added as extra negatives (`negatives.hard_negatives`)."""
     store_fp16: bool = True
     """Store the exported weights as float16 (half the size; they load into a float32 model)."""
 
 
+class TrueTexts:
+    """Which texts are true of which images of a split: each image's own captions and, when short captions
+    are in use, all of its short captions (cached per image)."""
+
+    def __init__(self, data: SplitData, short_captions: bool) -> None:
+        self.data, self.short_captions = data, short_captions
+        self._texts: dict[int, set[str]] = {}
+
+    def of(self, index: int) -> set[str]:
+        """The texts true of image `index`."""
+        from pipelines.encoders_training.short_captions import short_captions
+
+        if index not in self._texts:
+            shorts = short_captions(self.data.attributes[index]) if self.short_captions else []
+            self._texts[index] = set(self.data.captions[index]) | {text for text, _ in shorts}
+        return self._texts[index]
+
+    def mask(self, indices: list[int], texts: list[str]) -> Tensor:
+        """(B, T) bool: text t is true of image indices[b]. A short caption fits many people and two people
+        can share a caption, so such a text is a positive of each of them, never a negative."""
+        return torch.tensor([[text in self.of(i) for text in texts] for i in indices])
+
+
 class _ContrastiveStep:
-    """The loss of one step: a batch of images, one random caption each, symmetric InfoNCE (equal captions
-    count as positives of each other)."""
+    """The loss of one step: a batch of images, one random text each (a record caption or a short caption),
+    plus attribute-swapped hard negatives, and symmetric InfoNCE in which every text true of an image is a
+    positive of it."""
 
     def __init__(
         self, model: nn.Module, tokenizer, data: SplitData, config: ClipTrainConfig, device: torch.device
@@ -65,6 +94,7 @@ class _ContrastiveStep:
         self.mean = torch.tensor(model.visual.image_mean, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(model.visual.image_std, device=device).view(1, 3, 1, 1)
         self._epoch: tuple[int, Tensor] = (-1, torch.empty(0))
+        self.truth = TrueTexts(data, short_captions=config.short_captions > 0)
 
     def _indices(self, step: int) -> Tensor:
         """(B,) image indices: consecutive slices of one fixed permutation per epoch."""
@@ -84,24 +114,56 @@ class _ContrastiveStep:
 
         generator = step_generator(self.config.seed, step)
         indices = self._indices(step).tolist()
-        choice = torch.rand(len(indices), generator=generator)
-        captions = [
-            self.data.captions[i][int(c * len(self.data.captions[i]))]
-            for i, c in zip(indices, choice.tolist(), strict=True)
-        ]
+        texts = self._texts(indices, generator)
+        captions = [text for text, _ in texts]
         images, _ = random_affine(
             to_unit_range(self.data.images[indices].to(self.device)),
             generator,
             self.config.max_shift,
             self.config.max_scale,
         )
-        ids = {caption: number for number, caption in enumerate(dict.fromkeys(captions))}
-        groups = torch.tensor([ids[c] for c in captions], device=self.device)
+        negatives = self._hard_negatives(indices, texts, generator)
         image_features = self.model.encode_image(((images + 1) / 2 - self.mean) / self.std)
-        text_features = self.model.encode_text(self.tokenizer(captions).to(self.device))
+        text_features = self.model.encode_text(self.tokenizer(captions + negatives).to(self.device))
         logit_scale = self.model.logit_scale.clamp(max=MAX_LOGIT_SCALE)
-        loss = contrastive_loss(image_features, text_features, torch.exp(-logit_scale), groups)
+        positives = self.truth.mask(indices, captions + negatives)
+        loss = contrastive_loss(
+            image_features, text_features, torch.exp(-logit_scale), positives=positives.to(self.device)
+        )
         return loss, {"loss": float(loss.detach()), "logit_scale": float(logit_scale.detach().exp())}
+
+    def _texts(self, indices: list[int], generator: torch.Generator) -> list[tuple[str, dict[str, str]]]:
+        """The text of each image and the {part: phrase} it mentions: a record caption, or a short caption
+        about a part drawn uniformly (so glasses and beards come up as often as hair)."""
+        from pipelines.encoders_training.short_captions import short_captions
+
+        short = (torch.rand(len(indices), generator=generator) < self.config.short_captions).tolist()
+        choices = torch.rand(len(indices), 2, generator=generator).tolist()
+        texts = []
+        for i, is_short, (first, second) in zip(indices, short, choices, strict=True):
+            if not is_short:
+                k = int(first * len(self.data.captions[i]))
+                texts.append((self.data.captions[i][k], self.data.parts[i][k]))
+                continue
+            options = short_captions(self.data.attributes[i])
+            parts = list(dict.fromkeys(next(iter(p)) for _, p in options))
+            part = parts[int(first * len(parts))]
+            options = [option for option in options if part in option[1]]
+            texts.append(options[int(second * len(options))])
+        return texts
+
+    def _hard_negatives(
+        self, indices: list[int], texts: list[tuple[str, dict[str, str]]], generator: torch.Generator
+    ) -> list[str]:
+        """Attribute-swapped versions of each text (`negatives_per_text` of them where it can)."""
+        from pipelines.encoders_training.negatives import hard_negatives
+
+        limit = self.config.negatives_per_text
+        return [
+            negative
+            for i, (text, parts) in zip(indices, texts, strict=True)
+            for negative in hard_negatives(self.data.attributes[i], text, parts, generator, limit)
+        ]
 
 
 def build_clip(model_name: str, seed: int) -> tuple[nn.Module, object]:
@@ -144,7 +206,8 @@ def train_clip(
     model, tokenizer = build_clip(config.model, config.seed)
     target = resolve_device(device)
     model.to(target)
-    split = load_split(data, "train", resolution=model.visual.image_size[0])
+    size = model.visual.image_size  # an int for ResNet towers, (h, w) for ViTs
+    split = load_split(data, "train", resolution=size if isinstance(size, int) else size[0])
     step_loss = _ContrastiveStep(model, tokenizer, split, config, target)
     step = run_loop(run_dir, model, config, step_loss, resuming, progress, should_stop)
     model_dir = run_dir / MODEL_DIR

@@ -27,6 +27,8 @@ class SplitData:
     images: Tensor
     captions: list[list[str]]
     attributes: list[dict[str, Any]]
+    parts: list[list[dict[str, str]]] = field(default_factory=list)
+    """Per image, per caption: the {part: phrase} the caption mentions."""
     labels: Tensor | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -64,6 +66,7 @@ def load_split(
         images=images.contiguous(),
         captions=[r["captions"] for r in records],
         attributes=[r.get("attributes", {}) for r in records],
+        parts=[r["parts"] for r in records],
         labels=label_maps,
     )
 

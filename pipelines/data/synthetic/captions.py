@@ -20,8 +20,8 @@ CAPTIONS_PER_IMAGE = 10
 PARTS = ("hair", "eyes", "brows", "nose", "mouth", "skin", "face", "eyeglasses", "beard", "accessories")
 """Part names used in `parts` dictionaries (`beard` only for men)."""
 
-_HAIR_LENGTH_WORDS = {"short": "short", "medium": "shoulder-length", "long": "long"}
-_NOUNS = {
+HAIR_LENGTH_WORDS = {"short": "short", "medium": "shoulder-length", "long": "long"}
+NOUNS = {
     ("female", "young"): ("woman", "young woman", "girl", "lady"),
     ("male", "young"): ("man", "young man", "guy", "gentleman"),
     ("female", "middle-aged"): ("middle-aged woman",),
@@ -30,7 +30,7 @@ _NOUNS = {
     ("male", "old"): ("old man", "elderly man"),
 }
 """Ways to name a person by (gender, age)."""
-_AGED_NOUN = {key: next(n for n in nouns if " " in n) for key, nouns in _NOUNS.items()}
+_AGED_NOUN = {key: next(n for n in nouns if " " in n) for key, nouns in NOUNS.items()}
 """The noun that states the age outright."""
 
 
@@ -53,7 +53,7 @@ def part_phrases(a: Attributes) -> dict[str, str]:
     if a.hair_length == "bald":
         hair = "a bald head"
     else:
-        hair = f"{_HAIR_LENGTH_WORDS[a.hair_length]} {a.hair_texture} {a.hair_color} hair"
+        hair = f"{HAIR_LENGTH_WORDS[a.hair_length]} {a.hair_texture} {a.hair_color} hair"
         if a.bangs:
             hair += " with bangs"
         if a.receding_hairline:
@@ -90,6 +90,11 @@ def part_phrases(a: Attributes) -> dict[str, str]:
     return phrases
 
 
+def beard_predicate(phrase: str) -> str:
+    """The verb and the beard phrase as a caption states them: "is clean-shaven", "has a full beard"."""
+    return f"{'is' if phrase == 'clean-shaven' else 'has'} {phrase}"
+
+
 @dataclass(frozen=True)
 class _Person:
     """What templates need: the phrases, pronouns and a way to name the person."""
@@ -105,7 +110,7 @@ class _Person:
     def noun(self, explicit_age: bool = False) -> str:
         """A noun phrase for the person, e.g. "young woman", "elderly man", "guy"."""
         key = (self.a.gender, self.a.age)
-        options = (_AGED_NOUN[key],) if explicit_age else _NOUNS[key]
+        options = (_AGED_NOUN[key],) if explicit_age else NOUNS[key]
         return options[int(self.rng.integers(len(options)))]
 
     def a_noun(self, explicit_age: bool = False) -> str:
@@ -121,8 +126,7 @@ class _Person:
         """Men only: "He is clean-shaven." / "He has a beard and a mustache."."""
         if "beard" not in self.p:
             return "", []
-        verb = "is" if self.p["beard"] == "clean-shaven" else "has"
-        return f"{self.she} {verb} {self.p['beard']}.", ["beard"]
+        return f"{self.she} {beard_predicate(self.p['beard'])}.", ["beard"]
 
     def accessories(self) -> tuple[str, list[str]]:
         verb = "wears" if self.p["accessories"].startswith("no ") else "is wearing"
