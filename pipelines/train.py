@@ -111,6 +111,10 @@ def train(
     device = _process_device(request.device, dist_info)
     config = resolve_request_config(request)
     run_dir, resume_from = _run_folder(request, config)
+    if dist_info.world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()  # every rank checks the run folder before rank 0 writes into it
     encoder = load_encoder(config.generator.text_encoder, device, request.weights_dir)
     data = TrainingSet(
         request.data,
