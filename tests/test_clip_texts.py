@@ -9,7 +9,7 @@ import torch
 
 from pipelines.data.synthetic.attributes import Attributes, sample_attributes
 from pipelines.data.synthetic.captions import captions, part_phrases
-from pipelines.encoders_training.clip import TrueTexts
+from pipelines.encoders_training.clip import ClipTrainConfig, TrueTexts, check_attributes
 from pipelines.encoders_training.data import SplitData
 from pipelines.encoders_training.evaluate import zero_shot_families
 from pipelines.encoders_training.negatives import SWAPS, hard_negatives
@@ -149,3 +149,12 @@ def test_a_text_true_of_several_people_is_a_positive_of_each():
         [False, True, False, False],
         [True, False, False, True],
     ]
+
+
+def test_records_without_attributes_need_plain_captions():
+    from pipelines.errors import InvalidInputError
+
+    data = SplitData(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), [["a caption"]], [{}], [[{}]])
+    with pytest.raises(InvalidInputError, match="data/real: records have no attributes.*--short-captions 0"):
+        check_attributes(data, ClipTrainConfig(), "data/real")
+    check_attributes(data, ClipTrainConfig(short_captions=0, negatives_per_text=0), "data/real")

@@ -30,6 +30,7 @@ from pipelines.encoders_training.loop import (
     run_config,
     run_loop,
 )
+from pipelines.errors import InvalidInputError
 
 CONFIG_NAME = "open_clip_config.json"
 WEIGHTS_NAME = "open_clip_model.safetensors"
@@ -166,6 +167,20 @@ class _ContrastiveStep:
         ]
 
 
+def check_attributes(split: SplitData, config: ClipTrainConfig, data: str | Path) -> None:
+    """Short captions and hard negatives are built from each record's true attributes, which only
+    synthetic datasets have.
+
+    Raises:
+        InvalidInputError: they are asked for and a record has no attributes.
+    """
+    if (config.short_captions > 0 or config.negatives_per_text > 0) and not all(split.attributes):
+        raise InvalidInputError(
+            f"{data}: records have no attributes (not a `prepare synthetic` dataset); short captions and "
+            "hard negatives need them, pass --short-captions 0 --negatives 0 to train on the captions alone"
+        )
+
+
 def build_clip(model_name: str, seed: int) -> tuple[nn.Module, object]:
     """A randomly initialised open_clip model (seeded, global RNG untouched) and its tokenizer."""
     import open_clip
@@ -208,6 +223,7 @@ def train_clip(
     model.to(target)
     size = model.visual.image_size  # an int for ResNet towers, (h, w) for ViTs
     split = load_split(data, "train", resolution=size if isinstance(size, int) else size[0])
+    check_attributes(split, config, data)
     step_loss = _ContrastiveStep(model, tokenizer, split, config, target)
     step = run_loop(run_dir, model, config, step_loss, resuming, progress, should_stop)
     model_dir = run_dir / MODEL_DIR
