@@ -1,12 +1,20 @@
-"""The CLIP trainer: a few steps on the tiny synthetic set, an interrupted run resumes bit for bit, and the
-exported folder loads through the toolkit's interface and open_clip's own `local-dir:`."""
+"""The CLIP trainer: a few steps on the tiny synthetic set, an interrupted run resumes bit for bit, the
+exported folder loads through the toolkit's interface and open_clip's own `local-dir:`, and the trimmed text
+encoding equals open_clip's."""
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
-from pipelines.core.encoders import TINY_MODEL_NAME, load_encoder
+from pipelines.core.encoders import SYNTHETIC_MODEL_NAME, TINY_MODEL_NAME, load_encoder
 from pipelines.encoders_training.checksums import read_checksums
-from pipelines.encoders_training.clip import WEIGHTS_NAME, ClipTrainConfig, train_clip
+from pipelines.encoders_training.clip import (
+    WEIGHTS_NAME,
+    ClipTrainConfig,
+    build_clip,
+    encode_text_trimmed,
+    train_clip,
+)
 
 CLIP_CONFIG = ClipTrainConfig(steps=4, batch=4, model=TINY_MODEL_NAME, checkpoint_every=2, log_every=1)
 
@@ -48,3 +56,27 @@ def test_clip_trainer_resumes_bit_for_bit_and_exports_a_loadable_folder(tiny_syn
     with torch.no_grad():
         direct = torch.nn.functional.normalize(model.eval().encode_text(tokens), dim=-1)
     torch.testing.assert_close(encoder.encode_text(["a person with red hair"]), direct)
+
+
+@pytest.mark.parametrize("buckets", [1, 3, 50])
+def test_trimmed_text_encoding_equals_open_clip_in_value_and_gradient(buckets):
+    model, tokenizer = build_clip(SYNTHETIC_MODEL_NAME, 0)
+    texts = ["A lady wearing sunglasses.", "", "A guy with red hair.", "a person"]
+    texts += ["A young woman with long wavy red hair, blue eyes and a small nose. She is wearing eyeglasses."]
+    tokens = tokenizer(texts)
+    assert int((tokens != 0).sum(dim=1).max()) < tokens.shape[1]  # there is padding to cut
+    trimmed = encode_text_trimmed(model, tokens, buckets)
+    full = model.encode_text(tokens)
+    assert trimmed.shape == full.shape == (5, 128)
+    torch.testing.assert_close(trimmed, full, atol=1e-5, rtol=1e-5)
+    weights = torch.randn(5, 128, generator=torch.Generator().manual_seed(0))
+    (grad_trimmed,) = torch.autograd.grad((trimmed * weights).sum(), model.token_embedding.weight)
+    (grad_full,) = torch.autograd.grad((full * weights).sum(), model.token_embedding.weight)
+    torch.testing.assert_close(grad_trimmed, grad_full, atol=1e-4, rtol=1e-3)
+
+
+def test_trimmed_text_encoding_falls_back_for_towers_it_does_not_know():
+    model, tokenizer = build_clip(SYNTHETIC_MODEL_NAME, 0)
+    model.text_pool_type = "last"  # pooling at the last position sees the padding: cutting it is not exact
+    tokens = tokenizer(["A lady wearing sunglasses.", "A guy with red hair."])
+    assert torch.equal(encode_text_trimmed(model, tokens), model.encode_text(tokens))

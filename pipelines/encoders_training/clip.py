@@ -30,12 +30,15 @@ from pipelines.encoders_training.loop import (
     run_config,
     run_loop,
 )
+from pipelines.encoders_training.short_captions import short_captions
 from pipelines.errors import InvalidInputError
 
 CONFIG_NAME = "open_clip_config.json"
 WEIGHTS_NAME = "open_clip_model.safetensors"
 MAX_LOGIT_SCALE = 4.6052
 """ln(100): CLIP's cap on the learned inverse temperature."""
+TEXT_LENGTH_BUCKETS = 4
+"""Texts are encoded in this many groups of similar token length, each cut to its longest text."""
 
 
 @dataclass(frozen=True)
@@ -61,18 +64,23 @@ class ClipTrainConfig(LoopConfig):
 
 class TrueTexts:
     """Which texts are true of which images of a split: each image's own captions and, when short captions
-    are in use, all of its short captions (cached per image)."""
+    are in use, all of its short captions (both cached per image)."""
 
     def __init__(self, data: SplitData, short_captions: bool) -> None:
         self.data, self.short_captions = data, short_captions
+        self._shorts: dict[int, list[tuple[str, dict[str, str]]]] = {}
         self._texts: dict[int, set[str]] = {}
+
+    def shorts(self, index: int) -> list[tuple[str, dict[str, str]]]:
+        """The short captions of image `index` with the {part: phrase} each mentions (`short_captions`)."""
+        if index not in self._shorts:
+            self._shorts[index] = short_captions(self.data.attributes[index])
+        return self._shorts[index]
 
     def of(self, index: int) -> set[str]:
         """The texts true of image `index`."""
-        from pipelines.encoders_training.short_captions import short_captions
-
         if index not in self._texts:
-            shorts = short_captions(self.data.attributes[index]) if self.short_captions else []
+            shorts = self.shorts(index) if self.short_captions else []
             self._texts[index] = set(self.data.captions[index]) | {text for text, _ in shorts}
         return self._texts[index]
 
@@ -125,7 +133,7 @@ class _ContrastiveStep:
         )
         negatives = self._hard_negatives(indices, texts, generator)
         image_features = self.model.encode_image(((images + 1) / 2 - self.mean) / self.std)
-        text_features = self.model.encode_text(self.tokenizer(captions + negatives).to(self.device))
+        text_features = encode_text_trimmed(self.model, self.tokenizer(captions + negatives).to(self.device))
         logit_scale = self.model.logit_scale.clamp(max=MAX_LOGIT_SCALE)
         positives = self.truth.mask(indices, captions + negatives)
         loss = contrastive_loss(
@@ -136,8 +144,6 @@ class _ContrastiveStep:
     def _texts(self, indices: list[int], generator: torch.Generator) -> list[tuple[str, dict[str, str]]]:
         """The text of each image and the {part: phrase} it mentions: a record caption, or a short caption
         about a part drawn uniformly (so glasses and beards come up as often as hair)."""
-        from pipelines.encoders_training.short_captions import short_captions
-
         short = (torch.rand(len(indices), generator=generator) < self.config.short_captions).tolist()
         choices = torch.rand(len(indices), 2, generator=generator).tolist()
         texts = []
@@ -146,7 +152,7 @@ class _ContrastiveStep:
                 k = int(first * len(self.data.captions[i]))
                 texts.append((self.data.captions[i][k], self.data.parts[i][k]))
                 continue
-            options = short_captions(self.data.attributes[i])
+            options = self.truth.shorts(i)
             parts = list(dict.fromkeys(next(iter(p)) for _, p in options))
             part = parts[int(first * len(parts))]
             options = [option for option in options if part in option[1]]
@@ -165,6 +171,38 @@ class _ContrastiveStep:
             for i, (text, parts) in zip(indices, texts, strict=True)
             for negative in hard_negatives(self.data.attributes[i], text, parts, generator, limit)
         ]
+
+
+def encode_text_trimmed(model: nn.Module, tokens: Tensor, buckets: int = TEXT_LENGTH_BUCKETS) -> Tensor:
+    """`model.encode_text(tokens)` computed without the padding: texts are sorted by length into `buckets`
+    groups, each cut after its longest text.
+
+    Exact for open_clip's causal text tower pooled at the end-of-text token: no position attends to the
+    padding after it. Most training texts are short captions of about 10 of the 48 tokens, so this does a
+    fraction of the text tower's work (7x less on a batch of short captions). Other towers fall back to
+    `encode_text`.
+
+    Args:
+        tokens: (T, context) int token ids, 0-padded (open_clip's tokenizer).
+    Returns:
+        (T, D) unnormalised text features.
+    """
+    if getattr(model, "text_pool_type", None) != "argmax" or getattr(model, "attn_mask", None) is None:
+        return model.encode_text(tokens)
+    lengths = (tokens != 0).sum(dim=1)
+    features = None
+    for group in lengths.argsort().chunk(buckets):
+        length = int(lengths[group].max())
+        text = tokens[group, :length]
+        x = model.token_embedding(text) + model.positional_embedding[:length]
+        x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask[:length, :length]))
+        x = x[torch.arange(len(group), device=x.device), text.argmax(dim=-1)]
+        projection = model.text_projection
+        x = projection(x) if isinstance(projection, nn.Linear) else x @ projection
+        if features is None:
+            features = x.new_empty(tokens.shape[0], x.shape[1])
+        features[group] = x
+    return features
 
 
 def check_attributes(split: SplitData, config: ClipTrainConfig, data: str | Path) -> None:
