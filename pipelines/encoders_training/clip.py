@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from pipelines.core.encoders import SYNTHETIC_MODEL_NAME
 from pipelines.core.io import staged_folder, write_with
+from pipelines.core.losses import contrastive_loss
 from pipelines.encoders_training.checksums import write_checksums
 from pipelines.encoders_training.data import (
     SplitData,
@@ -30,6 +31,7 @@ from pipelines.encoders_training.loop import (
     run_config,
     run_loop,
 )
+from pipelines.encoders_training.negatives import hard_negatives
 from pipelines.encoders_training.short_captions import short_captions
 from pipelines.errors import InvalidInputError
 
@@ -119,8 +121,6 @@ class _ContrastiveStep:
         return indices
 
     def __call__(self, step: int) -> tuple[Tensor, dict[str, float]]:
-        from pipelines.core.losses import contrastive_loss
-
         generator = step_generator(self.config.seed, step)
         indices = self._indices(step).tolist()
         texts = self._texts(indices, generator)
@@ -163,8 +163,6 @@ class _ContrastiveStep:
         self, indices: list[int], texts: list[tuple[str, dict[str, str]]], generator: torch.Generator
     ) -> list[str]:
         """Attribute-swapped versions of each text (`negatives_per_text` of them where it can)."""
-        from pipelines.encoders_training.negatives import hard_negatives
-
         limit = self.config.negatives_per_text
         return [
             negative
