@@ -342,6 +342,7 @@ class ClipEncoder(nn.Module):
         encoder_id: the canonical spec it was loaded from.
         embed_dim: D, the size of the joint embedding.
         image_size: (h, w) the image tower's input size.
+        preprocess: (N, 3, H, W) images in [-1, 1] -> the tower's normalised input (`ClipImagePreprocess`).
     """
 
     def __init__(self, model: nn.Module, tokenizer: object, encoder_id: str) -> None:
@@ -349,15 +350,14 @@ class ClipEncoder(nn.Module):
         self.model = model.eval().requires_grad_(False)
         self.tokenizer = tokenizer
         self.encoder_id = encoder_id
-        cfg = model.visual.preprocess_cfg
-        size = cfg["size"]
-        self.image_size: tuple[int, int] = (size, size) if isinstance(size, int) else tuple(size)
-        self.resize_mode: str = cfg["resize_mode"]
-        self.interpolation: str = cfg["interpolation"] if cfg["interpolation"] == "bilinear" else "bicubic"
-        self.fill: float = cfg.get("fill_color", 0) / 255.0
-        self.register_buffer("mean", torch.tensor(cfg["mean"]).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(cfg["std"]).view(1, 3, 1, 1), persistent=False)
+        self.preprocess = ClipImagePreprocess(model.visual.preprocess_cfg)
+        self.image_size: tuple[int, int] = self.preprocess.size
         self.embed_dim: int = int(self.encode_text([""]).shape[-1])
+
+    @property
+    def device(self) -> torch.device:
+        """Where the encoder's weights live."""
+        return self.preprocess.mean.device
 
     def train(self, mode: bool = True) -> ClipEncoder:
         """Stay in eval mode whatever a parent module asks: the encoder is frozen."""
@@ -367,7 +367,7 @@ class ClipEncoder(nn.Module):
         """Encode N captions into (N, D) unit-norm features, without gradient (text is an input)."""
         if isinstance(texts, str):
             texts = [texts]
-        tokens = self.tokenizer(list(texts)).to(self.mean.device)
+        tokens = self.tokenizer(list(texts)).to(self.device)
         with torch.no_grad():
             return F.normalize(self.model.encode_text(tokens).float(), dim=-1)
 
@@ -375,19 +375,34 @@ class ClipEncoder(nn.Module):
         """Encode (N, 3, H, W) images in [-1, 1] into (N, D) unit-norm features, differentiably."""
         return F.normalize(self.model.encode_image(self.preprocess(images)).float(), dim=-1)
 
-    def preprocess(self, images: Tensor) -> Tensor:
-        """(N, 3, H, W) in [-1, 1] -> (N, 3, h, w) resized as open_clip would and mean/std normalised.
 
-        Torch ops only, so gradients reach `images` (training losses and guidance backpropagate through it).
-        """
+class ClipImagePreprocess(nn.Module):
+    """open_clip's eval image preprocessing (resize to the tower's input size, mean/std normalise) as torch
+    ops, so gradients reach the images (training losses and guidance backpropagate through it).
+
+    Attributes:
+        size: (h, w) the image tower's input size.
+    """
+
+    def __init__(self, preprocess_cfg: dict) -> None:
+        super().__init__()
+        size = preprocess_cfg["size"]
+        self.size: tuple[int, int] = (size, size) if isinstance(size, int) else tuple(size)
+        self.resize_mode: str = preprocess_cfg["resize_mode"]
+        interpolation = preprocess_cfg["interpolation"]
+        self.interpolation: str = interpolation if interpolation == "bilinear" else "bicubic"
+        self.fill: float = preprocess_cfg.get("fill_color", 0) / 255.0
+        self.register_buffer("mean", torch.tensor(preprocess_cfg["mean"]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(preprocess_cfg["std"]).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """(N, 3, H, W) in [-1, 1] -> (N, 3, h, w) resized as open_clip would and mean/std normalised."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise InvalidInputError(
                 f"encode_image: expected images of shape (N, 3, H, W), got {tuple(images.shape)}"
             )
         unit = (images.to(self.mean.dtype) + 1.0) / 2.0
-        resized = resize_like_open_clip(
-            unit, self.image_size, self.resize_mode, self.interpolation, self.fill
-        )
+        resized = resize_like_open_clip(unit, self.size, self.resize_mode, self.interpolation, self.fill)
         return (resized - self.mean) / self.std
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from pipelines.core.encoders import SYNTHETIC_MODEL_NAME
+from pipelines.core.encoders import SYNTHETIC_MODEL_NAME, ClipImagePreprocess
 from pipelines.core.io import staged_folder, write_with
 from pipelines.core.losses import contrastive_loss
 from pipelines.encoders_training.checksums import write_checksums
@@ -102,8 +102,7 @@ class _ContrastiveStep:
     ) -> None:
         self.model, self.tokenizer, self.data, self.config = model, tokenizer, data, config
         self.device = device
-        self.mean = torch.tensor(model.visual.image_mean, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(model.visual.image_std, device=device).view(1, 3, 1, 1)
+        self.preprocess = ClipImagePreprocess(model.visual.preprocess_cfg).to(device)
         self._epoch: tuple[int, Tensor] = (-1, torch.empty(0))
         self.truth = TrueTexts(data, short_captions=config.short_captions > 0)
 
@@ -132,7 +131,7 @@ class _ContrastiveStep:
             self.config.max_scale,
         )
         negatives = self._hard_negatives(indices, texts, generator)
-        image_features = self.model.encode_image(((images + 1) / 2 - self.mean) / self.std)
+        image_features = self.model.encode_image(self.preprocess(images))
         text_features = encode_text_trimmed(self.model, self.tokenizer(captions + negatives).to(self.device))
         logit_scale = self.model.logit_scale.clamp(max=MAX_LOGIT_SCALE)
         positives = self.truth.mask(indices, captions + negatives)
@@ -258,7 +257,7 @@ def train_clip(
     target = resolve_device(device)
     model.to(target)
     size = model.visual.image_size  # an int for ResNet towers, (h, w) for ViTs
-    split = load_split(data, "train", resolution=size if isinstance(size, int) else size[0])
+    split = load_split(data, "train", max_resolution=size if isinstance(size, int) else size[0])
     check_attributes(split, config, data)
     step_loss = _ContrastiveStep(model, tokenizer, split, config, target)
     step = run_loop(run_dir, model, config, step_loss, resuming, progress, should_stop)

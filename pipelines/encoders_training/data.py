@@ -36,15 +36,16 @@ class SplitData:
 
 
 def load_split(
-    root: str | Path, split: str, resolution: int | None = None, labels: bool = False, limit: int = 0
+    root: str | Path, split: str, max_resolution: int | None = None, labels: bool = False, limit: int = 0
 ) -> SplitData:
     """Read one split of a dataset folder into memory.
 
     Args:
         root: the dataset folder (`tg3dface prepare synthetic`).
         split: "train", "test" or "ood_test".
-        resolution: resize images (area filter) to this side; None keeps the dataset's.
-        labels: also load the parsing label maps (they must already be at `resolution`).
+        max_resolution: shrink larger images (area filter) to this side, to save memory; smaller ones are
+            kept as they are (an encoder's preprocessing enlarges them as it does at inference).
+        labels: also load the parsing label maps (images are then kept at the data's own resolution).
         limit: keep only the first `limit` records (0 keeps all).
     """
     from pipelines.data.dataset import read_dataset
@@ -54,12 +55,12 @@ def load_split(
     if not records:
         raise InvalidInputError(f"{root}: the {split} split is empty")
     images = torch.from_numpy(np.stack([info.load_image(r) for r in records])).permute(0, 3, 1, 2)
-    if resolution is not None and images.shape[-1] != resolution:
+    if max_resolution is not None and images.shape[-1] > max_resolution:
         if labels:
             raise InvalidInputError(
                 f"{root}: images are {images.shape[-1]} px; the parser trains at the data's own resolution"
             )
-        images = F.interpolate(images.float(), size=(resolution, resolution), mode="area")
+        images = F.interpolate(images.float(), size=(max_resolution, max_resolution), mode="area")
         images = images.round().clamp(0, 255).to(torch.uint8)
     label_maps = torch.from_numpy(np.stack([info.load_parsing(r) for r in records])) if labels else None
     return SplitData(

@@ -84,7 +84,7 @@ def zero_shot_families() -> dict[str, Family]:
 
 def image_features(encoder, images: Tensor) -> Tensor:
     """(N, 3, H, W) uint8 -> (N, D) unit-norm features, in chunks, without gradient."""
-    device = encoder.mean.device
+    device = encoder.device
     with torch.no_grad():
         return torch.cat(
             [

@@ -55,7 +55,7 @@ def clip_score(image_features: Tensor, text_features: Tensor, partner: Tensor | 
 @torch.no_grad()
 def encode_images(encoder: ClipEncoder, images: Tensor, batch_size: int) -> Tensor:
     """(N, 3, H, W) uint8 images -> (N, D) unit image features (on the CPU)."""
-    device = encoder.mean.device
+    device = encoder.device
     chunks = []
     for start in range(0, images.shape[0], batch_size):
         batch = images[start : start + batch_size].to(device).float() / 127.5 - 1.0
