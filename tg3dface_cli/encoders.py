@@ -60,7 +60,7 @@ def train_clip(
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 1e-3,
     model: Annotated[
         str, typer.Option("--model", help="open_clip architecture name.")
-    ] = "tg3dface-synthetic-rn",
+    ] = "tg3dface-synthetic-rn96",
     short_captions: Annotated[
         float,
         typer.Option(
@@ -144,7 +144,7 @@ def train_parser(
 def evaluate(
     data: Annotated[Path, typer.Option("--data", "-d", help="Synthetic dataset folder to score on.")],
     clip: Annotated[
-        str | None, typer.Option("--clip", help="Encoder spec to score, e.g. builtin:synthetic-clip-v2.")
+        str | None, typer.Option("--clip", help="Encoder spec to score, e.g. builtin:synthetic-clip-v3.")
     ] = None,
     parser: Annotated[
         str | None, typer.Option("--parser", help="Parser spec to score, e.g. builtin:synthetic-parser.")

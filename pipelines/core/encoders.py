@@ -8,10 +8,11 @@ bundle and metrics file:
     openclip:<model>:<file>   an open_clip model + a local .safetensors / .bin / .pt / .pth file
     local-dir:<folder>        open_clip's folder format (open_clip_config.json + open_clip_model.safetensors)
     builtin:tiny-random       a tiny architecture, randomly initialised with a fixed seed (tests, smoke runs)
-    builtin:synthetic-clip-v2 the small CLIP trained on the synthetic world, shipped in
-                              pipelines/assets/synthetic_clip_v2/ (it knows only synthetic heads)
-    builtin:synthetic-clip    its first version (pipelines/assets/synthetic_clip/), kept for the models
-                              conditioned on it
+    builtin:synthetic-clip-v3 the small CLIP trained on the synthetic world, shipped in
+                              pipelines/assets/synthetic_clip_v3/ (it knows only synthetic heads)
+    builtin:synthetic-clip-v2 its second version (pipelines/assets/synthetic_clip_v2/) and
+    builtin:synthetic-clip    its first (pipelines/assets/synthetic_clip/), kept for the datasets and models
+                              conditioned on them
 
 open_clip is imported inside the functions that need it, so importing this module is cheap.
 """
@@ -42,17 +43,19 @@ TINY_MODEL_NAME = "tg3dface-tiny"
 TINY_CONFIG_PATH = OPEN_CLIP_CONFIG_DIR / f"{TINY_MODEL_NAME}.json"
 TINY_RANDOM_SPEC = "builtin:tiny-random"
 TINY_RANDOM_SEED = 0
-SYNTHETIC_MODEL_NAME = "tg3dface-synthetic-rn"
-"""The open_clip architecture of the current shipped synthetic-domain CLIP (a small ResNet image tower)."""
-SYNTHETIC_CLIP_SPEC = "builtin:synthetic-clip-v2"
-SYNTHETIC_CLIP_DIR = ASSETS_DIR / "synthetic_clip_v2"
+SYNTHETIC_MODEL_NAME = "tg3dface-synthetic-rn96"
+"""The open_clip architecture of the current shipped synthetic-domain CLIP (a small ResNet image tower
+that takes its images enlarged to 96 px)."""
+SYNTHETIC_CLIP_SPEC = "builtin:synthetic-clip-v3"
+SYNTHETIC_CLIP_DIR = ASSETS_DIR / "synthetic_clip_v3"
 """The shipped synthetic-domain CLIP in open_clip's local-folder format."""
 BUILTIN_CLIPS = {
-    "synthetic-clip-v2": (SYNTHETIC_MODEL_NAME, SYNTHETIC_CLIP_DIR),
+    "synthetic-clip-v3": (SYNTHETIC_MODEL_NAME, SYNTHETIC_CLIP_DIR),
+    "synthetic-clip-v2": ("tg3dface-synthetic-rn", ASSETS_DIR / "synthetic_clip_v2"),
     "synthetic-clip": ("tg3dface-synthetic", ASSETS_DIR / "synthetic_clip"),
 }
-"""builtin:<name> -> (open_clip architecture, local folder) of the shipped trained CLIPs. The first
-version stays for the datasets and models conditioned on it (the shipped demo model among them)."""
+"""builtin:<name> -> (open_clip architecture, local folder) of the shipped trained CLIPs. The earlier
+versions stay for the datasets and models conditioned on them (the shipped demo model is on the first)."""
 OPEN_CLIP_SUBDIR = "open_clip"
 """Plain copies of tag weights live at <weights home>/open_clip/<hub repo id>/<file name>."""
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -61,7 +64,7 @@ HUB_WEIGHTS_NAME = "open_clip_pytorch_model.bin"
 HUB_PROBE_TIMEOUT_S = 5.0
 SPEC_FORMS = (
     "openclip:<model>:<tag or weights file>, local-dir:<folder>, "
-    "builtin:tiny-random, builtin:synthetic-clip-v2 or builtin:synthetic-clip"
+    "builtin:tiny-random, builtin:synthetic-clip-v3, builtin:synthetic-clip-v2 or builtin:synthetic-clip"
 )
 
 
