@@ -11,7 +11,7 @@ from pipelines.encoders_training.checksums import read_checksums
 from pipelines.encoders_training.clip import (
     WEIGHTS_NAME,
     ClipTrainConfig,
-    _ContrastiveStep,
+    ContrastiveStep,
     build_clip,
     encode_text_trimmed,
     train_clip,
@@ -91,7 +91,7 @@ def test_trainer_feeds_the_tower_the_encoders_preprocessing(tiny_synthetic):
     split = load_split(tiny_synthetic, "train", max_resolution=64)
     assert split.images.shape[-1] == 32  # kept as they are, not enlarged at load
     config = ClipTrainConfig(batch=4, model=TINY_MODEL_NAME, max_shift=0.0, max_scale=0.0)
-    step = _ContrastiveStep(model, tokenizer, split, config, torch.device("cpu"))
+    step = ContrastiveStep(model, tokenizer, split, config, torch.device("cpu"))
     seen = []
     encode_image = model.encode_image
     model.encode_image = lambda x: seen.append(x) or encode_image(x)

@@ -92,7 +92,7 @@ class TrueTexts:
         return torch.tensor([[text in self.of(i) for text in texts] for i in indices])
 
 
-class _ContrastiveStep:
+class ContrastiveStep:
     """The loss of one step: a batch of images, one random text each (a record caption or a short caption),
     plus attribute-swapped hard negatives, and symmetric InfoNCE in which every text true of an image is a
     positive of it."""
@@ -259,7 +259,7 @@ def train_clip(
     size = model.visual.image_size  # an int for ResNet towers, (h, w) for ViTs
     split = load_split(data, "train", max_resolution=size if isinstance(size, int) else size[0])
     check_attributes(split, config, data)
-    step_loss = _ContrastiveStep(model, tokenizer, split, config, target)
+    step_loss = ContrastiveStep(model, tokenizer, split, config, target)
     step = run_loop(run_dir, model, config, step_loss, resuming, progress, should_stop)
     model_dir = run_dir / MODEL_DIR
     if step == config.steps:
