@@ -10,11 +10,11 @@ Prints one JSON object with a row per architecture.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import tempfile
 import time
 from pathlib import Path
+
+from report import emit, machine
 
 DEFAULT_MODELS = ("tg3dface-synthetic-rn96", "tg3dface-synthetic-rn", "tg3dface-synthetic")
 
@@ -51,14 +51,10 @@ def main() -> None:
         "steps": args.steps,
         "threads": args.threads,
         "device": str(device),
-        "torch": torch.__version__,
-        "cpu": platform.processor() or platform.machine(),
+        **machine(),
         "models": rows,
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    emit(report, args.out)
 
 
 def _bench_model(name: str, data: Path, args: argparse.Namespace, device) -> dict:

@@ -10,11 +10,11 @@ Prints one JSON object; writes it to --out when given.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
-import platform
 import resource
 import time
+
+from report import emit, machine
 
 
 def _inputs(generator, batch: int):
@@ -124,7 +124,6 @@ def main() -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    import torch
 
     images = [
         _run(("images", preset, int(batch), args.repeats, args.threads, args.precision))
@@ -138,19 +137,14 @@ def main() -> None:
     ]
     report = {
         "benchmark": "generate",
-        "torch": torch.__version__,
-        "cpu": platform.processor() or platform.machine(),
+        **machine(),
         "threads": args.threads,
         "precision": args.precision,
         "device": "cpu",
         "images": images,
         "meshes": meshes,
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import emit
+
 CLI = Path(sys.executable).parent / "tg3dface"
 
 
@@ -90,10 +92,7 @@ def main() -> None:
         for name, options in cases.items():
             results[name] = _run(source, root / name, args.num, *options)
     results["loadavg_end"] = os.getloadavg()
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(results, args.out)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,12 @@ Prints one JSON object; writes it to --out when given.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
 from pathlib import Path
+
+from report import emit
 
 
 def _build(root: Path, name: str, num: int, resolution: int, compile_mode: str, workers: int = 1) -> float:
@@ -64,10 +65,7 @@ def main() -> None:
                 "images_per_minute": round(60.0 * num / seconds, 1),
             }
     results["loadavg_end"] = os.getloadavg()
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(results, args.out)
 
 
 if __name__ == "__main__":

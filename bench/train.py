@@ -10,12 +10,12 @@ Prints one JSON object; --steps should be a multiple of 16 so every regulariser 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import resource
 import tempfile
 import time
 from pathlib import Path
+
+from report import emit, machine
 
 
 def main() -> None:
@@ -82,17 +82,13 @@ def main() -> None:
         "steps": args.steps,
         "threads": args.threads,
         "device": str(device),
-        "torch": torch.__version__,
-        "cpu": platform.processor() or platform.machine(),
+        **machine(),
         "overrides": args.overrides,
         "s_per_iteration": round(seconds, 4),
         "images_per_s": round(args.batch / seconds, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":
