@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from pipelines.encoders_training.data import SplitData, load_split, to_unit_range
+from pipelines.metrics.clip_score import encode_images
 
 RETRIEVAL_BATCH = 64
 """Image→caption retrieval is scored within batches of this many images (chance 1/64)."""
@@ -82,18 +83,6 @@ def zero_shot_families() -> dict[str, Family]:
     }
 
 
-def image_features(encoder, images: Tensor) -> Tensor:
-    """(N, 3, H, W) uint8 -> (N, D) unit-norm features, in chunks, without gradient."""
-    device = encoder.device
-    with torch.no_grad():
-        return torch.cat(
-            [
-                encoder.encode_image(to_unit_range(images[i : i + CHUNK]).to(device)).cpu()
-                for i in range(0, images.shape[0], CHUNK)
-            ]
-        )
-
-
 def zero_shot_accuracy(encoder, features: Tensor, attributes: list[dict[str, Any]], family: Family) -> dict:
     """Accuracy (and class-balanced accuracy) of picking the true value's prompts among the family's
     (None when no image of the split belongs to the family).
@@ -140,7 +129,7 @@ def retrieval_top1(encoder, features: Tensor, captions: list[list[str]]) -> floa
 
 def evaluate_clip(encoder, split: SplitData) -> dict[str, Any]:
     """Zero-shot accuracy per attribute family and image→caption retrieval on one split."""
-    features = image_features(encoder, split.images)
+    features = encode_images(encoder, split.images, CHUNK)
     return {
         "zero_shot": {
             name: zero_shot_accuracy(encoder, features, split.attributes, family)
