@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
-from report import emit, machine
+from report import emit, machine, seconds_per_call
 
 DEFAULT_MODELS = ("tg3dface-synthetic-rn96", "tg3dface-synthetic-rn", "tg3dface-synthetic")
 
@@ -79,11 +78,11 @@ def _bench_model(name: str, data: Path, args: argparse.Namespace, device) -> dic
         loss.backward()
         optimizer.step()
 
-    train_s = _seconds_per_call(train_step, args.warmup, args.steps, device)
+    train_s = seconds_per_call(train_step, args.warmup, args.steps, device)
     encoder = ClipEncoder(model, tokenizer, name)
     images = to_unit_range(split.images[: args.batch]).to(device)
     with torch.no_grad():
-        encode_s = _seconds_per_call(lambda _: encoder.encode_image(images), args.warmup, args.steps, device)
+        encode_s = seconds_per_call(lambda _: encoder.encode_image(images), args.warmup, args.steps, device)
     return {
         "model": name,
         "image_input_px": encoder.image_size[0],
@@ -92,22 +91,6 @@ def _bench_model(name: str, data: Path, args: argparse.Namespace, device) -> dic
         "train_min_per_3600_steps": round(train_s * 3600 / 60, 1),
         "encode_ms_per_image": round(encode_s * 1000 / args.batch, 3),
     }
-
-
-def _seconds_per_call(call, warmup: int, steps: int, device) -> float:
-    """Mean wall seconds of call(i) over `steps` calls after `warmup` untimed ones."""
-    import torch
-
-    for i in range(warmup):
-        call(i)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for i in range(warmup, warmup + steps):
-        call(i)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - started) / steps
 
 
 if __name__ == "__main__":

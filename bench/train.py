@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import resource
 import tempfile
-import time
 from pathlib import Path
 
-from report import emit, machine
+from report import emit, machine, seconds_per_call
 
 
 def main() -> None:
@@ -67,14 +66,7 @@ def main() -> None:
         for _ in range(args.warmup):
             trainer.train_step()
         trainer.step = 0  # time whole regulariser cycles from a cycle start
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        for _ in range(args.steps):
-            trainer.train_step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        seconds = (time.perf_counter() - started) / args.steps
+        seconds = seconds_per_call(lambda _: trainer.train_step(), 0, args.steps, device)
     report = {
         "benchmark": "train",
         "preset": args.preset,
